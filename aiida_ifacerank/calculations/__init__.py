@@ -1,0 +1,1 @@
+"""Calculations (CalcJobs and calcfunctions) of aiida-ifacerank."""

@@ -1,0 +1,16 @@
+"""Command line interface ``aiida-ifacerank`` (a verdi-like click group)."""
+
+import click
+from aiida.cmdline.groups import VerdiCommandGroup
+from aiida.cmdline.params import options, types
+
+
+@click.group('aiida-ifacerank', cls=VerdiCommandGroup, context_settings={'help_option_names': ['-h', '--help']})
+@options.PROFILE(type=types.ProfileParamType(load_profile=True), expose_value=False)
+def cmd_root():
+    """Generate, relax and rank crystalline interfaces with AiiDA."""
+
+
+from .analyse import cmd_analyse  # noqa: E402
+
+__all__ = ('cmd_analyse', 'cmd_root')

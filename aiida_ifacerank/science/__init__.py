@@ -1,0 +1,1 @@
+"""Pure science helpers (numpy/ASE/pymatgen only, no AiiDA)."""

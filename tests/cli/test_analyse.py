@@ -1,0 +1,41 @@
+"""``aiida-ifacerank analyse`` on a CSV file, with and without storing in the profile."""
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from aiida_ifacerank.analysis import analyse
+from aiida_ifacerank.cli import cmd_root
+
+
+def test_analyse_prints_stats_and_writes_csvs(mixed_table, tmp_path):
+    source = tmp_path / 'in.csv'
+    mixed_table.to_csv(source, index=False, na_rep='nan')
+    result = CliRunner().invoke(cmd_root, ['analyse', str(source), '-o', str(tmp_path / 'out'), '--top-n', '3'])
+    assert result.exit_code == 0, result.output
+    assert 'spearman_rho' in result.output and 'Completeness' in result.output
+    stats = pd.read_csv(tmp_path / 'out' / 'stats.csv')
+    expected = analyse(mixed_table, top_n=[3]).stats
+    assert stats['spearman_rho'].to_numpy() == pytest.approx(expected['spearman_rho'].to_numpy(), nan_ok=True)
+    results = pd.read_csv(tmp_path / 'out' / 'results.csv')
+    assert len(results) == 8 and 'rank_shift_MLP@MLP' in results
+
+
+def test_analyse_store_runs_the_calcfunction(mixed_table, tmp_path):
+    source = tmp_path / 'in.csv'
+    mixed_table.to_csv(source, index=False, na_rep='nan')
+    result = CliRunner().invoke(cmd_root, ['analyse', str(source), '-o', str(tmp_path), '--store'])
+    assert result.exit_code == 0, result.output
+    assert 'Stored the analysis as calcfunction node' in result.output
+
+
+def test_analyse_bad_input_gives_a_clear_message(mixed_table, tmp_path):
+    source = tmp_path / 'bad.csv'
+    source.write_text('interface,lower,upper,energy_DFT@DFT,energy_DFT@GAP\na,Si,Ge,0.1,0.2\n')
+    result = CliRunner().invoke(cmd_root, ['analyse', str(source), '-o', str(tmp_path)])
+    assert result.exit_code != 0
+    assert 'unknown evaluation mode' in result.output
+    good = tmp_path / 'good.csv'
+    mixed_table.to_csv(good, index=False, na_rep='nan')
+    result = CliRunner().invoke(cmd_root, ['analyse', str(good), '-o', str(tmp_path), '--subset', 'oops'])
+    assert result.exit_code != 0 and 'NAME=CONDITION' in result.output

@@ -1,0 +1,29 @@
+"""Shared fixtures: aiida-core's pytest fixtures give a temporary profile (SQLite storage)."""
+
+import numpy as np
+import pytest
+
+from aiida_ifacerank.analysis import build_table
+
+pytest_plugins = ['aiida.tools.pytest_fixtures']
+
+
+@pytest.fixture
+def mixed_table():
+    """Eight interfaces, four modes, one of each failure kind (values in eV/Å²)."""
+    reference = np.array([-0.030, -0.010, 0.005, 0.020, 0.040, 0.060, 0.080, 0.100])
+    return build_table(
+        interfaces=[f'if{i}' for i in range(8)],
+        lower=['Si', 'Si', 'Ge', 'Ge', 'Si', 'Ge', 'Si', 'Ge'],
+        upper=['Ge', 'Si', 'Si', 'Ge', 'Ge', 'Si', 'Si', 'Ge'],
+        miller_lower=['001', '001', '111', '001', '110', '001', '111', '110'],
+        miller_upper=['001'] * 8,
+        energies={
+            'DFT@DFT': reference,
+            'MLP@MLP': reference + np.array([0.004, 0.015, -0.010, 0.001, np.nan, -0.002, 0.003, 0.0]),
+            'DFT@MLP': reference + np.array([0.001, 0.002, -0.001, np.inf, 0.001, 2.0, 0.0, 0.0]),
+            'MLP@DFT': reference + 0.001,
+        },
+        exit_statuses={'DFT@DFT': [0] * 8, 'MLP@MLP': [0, 0, 0, 0, 0, 0, 0, -1], 'MLP@DFT': [0, 410, 0, 0, 0, 0, 0, 0]},
+        failures={'MLP@DFT': ['', 'SCF not converged', '', '', '', '', '', '']},
+    )
