@@ -46,12 +46,12 @@ def ranks(energy) -> np.ndarray:
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson r, NaN when fewer than 2 points or a constant input."""
+    """Pearson r, NaN when fewer than 2 points or a constant input (sums, not BLAS: no thread spin-up)."""
     if len(x) < 2:
         return math.nan
     dx, dy = x - x.mean(), y - y.mean()
-    denominator = math.sqrt(float(dx @ dx) * float(dy @ dy))
-    return float(dx @ dy) / denominator if denominator > 0 else math.nan
+    denominator = math.sqrt(float(np.sum(dx * dx)) * float(np.sum(dy * dy)))
+    return float(np.sum(dx * dy)) / denominator if denominator > 0 else math.nan
 
 
 def spearman_rho(energy_a, energy_b) -> float:
@@ -111,19 +111,18 @@ def class_flips(energy_a, energy_b, threshold: float = 0.0) -> np.ndarray:
 def _greater_before(values: np.ndarray, with_pairs: bool):
     """Per position ``p`` the count of ``q < p`` with ``values[q] > values[p]``; optionally those pairs ``(q, p)``.
 
-    Bottom-up merge-sort tree, one vectorised level per doubling: O(n log² n) plus the pairs listed.
+    Bottom-up merge-sort tree, one vectorised level per doubling: O(n log n) plus the pairs listed.
     """
     n = len(values)
     counts = np.zeros(n, dtype=np.int64)
     pairs = []
-    position = np.arange(n)
-    dense = np.unique(values, return_inverse=True)[1].astype(np.int64)
+    by_value = np.argsort(values, kind='stable')  # equal values keep position order: left half first
     width = 1
     while width < n:
-        block = position // (2 * width)
-        right = (position // width) % 2
-        order = np.argsort(block * (2 * n) + 2 * dense + right)  # by block, then value, left half first on ties
-        left_sorted = right[order] == 0
+        blocks = (by_value // (2 * width)).astype(np.uint16 if n // (2 * width) < 1 << 16 else np.uint32)
+        order = by_value[np.argsort(blocks, kind='stable')]  # by block, then value (radix sort)
+        right = (order // width) % 2
+        left_sorted = right == 0
         cum_left = np.cumsum(left_sorted)
         right_at = np.flatnonzero(~left_sorted)
         end = np.minimum((right_at // (2 * width) + 1) * (2 * width), n)
@@ -143,7 +142,7 @@ def discordant_pairs(energy_a, energy_b, with_pairs: bool = True):
     """Pairs ordered strictly oppositely by ``a`` and ``b`` ((E_a,i − E_a,j)(E_b,i − E_b,j) < 0).
 
     Returns the count per interface (shape (n,)) and, if ``with_pairs``, the pairs as an int array
-    of shape (n_pairs, 2) with ``i < j`` (else an empty array). O(n log² n) plus the pairs listed.
+    of shape (n_pairs, 2) with ``i < j`` (else an empty array). O(n log n) plus the pairs listed.
     """
     energy_a, energy_b = _check_pair(energy_a, energy_b)
     order = np.lexsort((energy_b, energy_a))
@@ -193,7 +192,7 @@ def pair_metrics(energy_a, energy_b, top_n=(5, 10), threshold: float = 0.0) -> d
         'spearman_rho': _pearson(ranks_a, ranks_b),
         'kendall_tau_b': kendall_tau_b(energy_a, energy_b),
         'pearson_r': _pearson(energy_a, energy_b),
-        'rmse': math.nan if empty else math.sqrt(float(difference @ difference) / n),
+        'rmse': math.nan if empty else math.sqrt(float(np.sum(difference * difference)) / n),
         'mae': math.nan if empty else float(np.abs(difference).mean()),
         'mean_error': math.nan if empty else float(difference.mean()),
         'mean_abs_rank_shift': math.nan if empty else float(shift.mean()),
