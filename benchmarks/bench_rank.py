@@ -10,13 +10,16 @@ Run: ``.venv/bin/python benchmarks/bench_rank.py`` (uses the default AiiDA profi
 ``bin/demo`` makes under .aiida/, for the calcfunction).
 """
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from aiida_ifacerank.analysis import analyse, build_table
 
+os.environ.setdefault('AIIDA_PATH', str(Path(__file__).resolve().parents[1] / '.aiida'))
 MATERIALS = np.array(['C', 'Si', 'Ge', 'Sn'])
 PLANES = np.array(['001', '011', '111', '012', '112', '122', '013'])
 NOISE = {'MLP@MLP': 0.010, 'DFT@MLP': 0.005, 'MLP@DFT': 0.003}

@@ -69,12 +69,17 @@ def group_labels(table: pd.DataFrame, key: str) -> pd.Series:
     raise ValueError(f'unknown grouping {key!r}: use {list(GROUP_KEYS)}.')
 
 
+def _small_ints(codes: np.ndarray) -> np.ndarray:
+    """Group codes in the narrowest integer type, so that stable sorts of them are radix sorts."""
+    return codes.astype(np.int16 if codes.max(initial=0) < np.iinfo(np.int16).max else np.int64)
+
+
 def _partitions(table: pd.DataFrame, group_by, subsets) -> list[tuple[str, list[str], np.ndarray]]:
     """``(key, labels, code per interface)``: ``all``, each grouping key, each named subset (code -1 = outside)."""
-    partitions = [('all', ['all'], np.zeros(len(table), dtype=np.int64))]
+    partitions = [('all', ['all'], np.zeros(len(table), dtype=np.int16))]
     for key in group_by:
         codes, labels = pd.factorize(group_labels(table, key), sort=True)
-        partitions.append((key, [str(label) for label in labels], codes.astype(np.int64)))
+        partitions.append((key, [str(label) for label in labels], _small_ints(codes)))
     for name, selection in (subsets or {}).items():
         mask = table.eval(selection) if isinstance(selection, str) else selection
         mask = np.asarray(mask, dtype=bool)
@@ -82,7 +87,7 @@ def _partitions(table: pd.DataFrame, group_by, subsets) -> list[tuple[str, list[
             raise ValueError(f'subset {name!r} has {len(mask)} entries for {len(table)} interfaces.')
         if not mask.any():
             raise ValueError(f'subset {name!r} ({selection!r}) selects no interfaces: check its condition.')
-        partitions.append(('subset', [name], np.where(mask, 0, -1)))
+        partitions.append(('subset', [name], np.where(mask, 0, -1).astype(np.int16)))
     return partitions
 
 

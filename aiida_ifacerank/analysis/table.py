@@ -114,7 +114,7 @@ def validate_table(table: pd.DataFrame) -> pd.DataFrame:
         if column in table.columns:
             if table[column].isna().any():
                 raise ValueError(f'column {column!r} has empty cells: every interface needs a value.')
-            table[column] = table[column].astype(str).str.strip()
+            table[column] = table[column].astype(str)
             if (table[column] == '').any():
                 raise ValueError(f'column {column!r} has empty cells: every interface needs a value.')
     duplicated = table['interface'][table['interface'].duplicated()].unique()
@@ -150,7 +150,7 @@ def read_results_csv(path) -> pd.DataFrame:
     An empty energy cell means no result (exit status -1 unless the file gives one); the text
     ``nan`` or ``inf`` means the job returned that value.
     """
-    raw = pd.read_csv(path, comment='#', dtype=str, keep_default_na=False)
+    raw = pd.read_csv(path, comment='#', dtype=str, keep_default_na=False, skipinitialspace=True)
     for mode in modes_in(raw):
         column, status = energy_column(mode), exit_status_column(mode)
         empty = raw[column].str.strip() == ''

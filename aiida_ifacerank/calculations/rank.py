@@ -48,7 +48,8 @@ def rank(interfaces: TableData, parameters: Dict | None = None, **energies: Tabl
     named by :func:`~aiida_ifacerank.analysis.table.mode_port`, columns ``energy`` (eV/Å²),
     ``exit_status`` and ``failure``, rows in the order of ``interfaces``. ``parameters``: keyword
     arguments of :func:`~aiida_ifacerank.analysis.analyse`.
-    Returns tables ``stats``, ``results``, ``completeness`` and ``inversions``.
+    Returns tables ``stats``, ``results``, ``completeness`` and ``inversions``, and the resolved
+    ``analysis_parameters`` (reference mode, units, which mode pairs had too many inversions to list).
     """
     table = interfaces.get_dataframe()
     for port, node in energies.items():
@@ -65,4 +66,5 @@ def rank(interfaces: TableData, parameters: Dict | None = None, **energies: Tabl
         'results': TableData(analysis.results),
         'completeness': TableData(analysis.completeness),
         'inversions': TableData(analysis.inversions),
+        'analysis_parameters': Dict(analysis.parameters),
     }

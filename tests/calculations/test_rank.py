@@ -51,6 +51,8 @@ def test_rank_calcfunction_stores_the_same_analysis_as_the_pure_function(mixed_t
     pd.testing.assert_frame_equal(outputs['results'].get_dataframe(), expected.results, check_dtype=False)
     pd.testing.assert_frame_equal(outputs['completeness'].get_dataframe(), expected.completeness, check_dtype=False)
     pd.testing.assert_frame_equal(outputs['inversions'].get_dataframe(), expected.inversions, check_dtype=False)
+    assert outputs['analysis_parameters']['reference'] == 'DFT@DFT'
+    assert outputs['analysis_parameters']['top_n'] == [2, 3]
     # the stored completeness report is reachable from the graph
     query = QueryBuilder().append(type(node), filters={'id': node.pk}, tag='rank')
     query.append(TableData, with_incoming='rank', edge_filters={'label': 'completeness'})
