@@ -74,17 +74,22 @@ def _small_ints(codes: np.ndarray) -> np.ndarray:
     return codes.astype(np.int16 if codes.max(initial=0) < np.iinfo(np.int16).max else np.int64)
 
 
-def _partitions(table: pd.DataFrame, group_by, subsets) -> list[tuple[str, list[str], np.ndarray]]:
+def partitions_of(table: pd.DataFrame, group_by, subsets) -> list[tuple[str, list[str], np.ndarray]]:
     """``(key, labels, code per interface)``: ``all``, each grouping key, each named subset (code -1 = outside)."""
     partitions = [('all', ['all'], np.zeros(len(table), dtype=np.int16))]
     for key in group_by:
         codes, labels = pd.factorize(group_labels(table, key), sort=True)
         partitions.append((key, [str(label) for label in labels], _small_ints(codes)))
     for name, selection in (subsets or {}).items():
-        mask = table.eval(selection) if isinstance(selection, str) else selection
-        mask = np.asarray(mask, dtype=bool)
-        if len(mask) != len(table):
-            raise ValueError(f'subset {name!r} has {len(mask)} entries for {len(table)} interfaces.')
+        try:
+            mask = np.asarray(table.eval(selection) if isinstance(selection, str) else selection, dtype=bool)
+        except Exception as exception:
+            raise ValueError(
+                f'subset {name!r}: cannot evaluate {selection!r} on the table ({exception}); write a condition on '
+                f'its columns, with backticks around names that are Python keywords, e.g. `class`.'
+            ) from None
+        if mask.shape != (len(table),):
+            raise ValueError(f'subset {name!r} must give one boolean per interface, got shape {mask.shape}.')
         if not mask.any():
             raise ValueError(f'subset {name!r} ({selection!r}) selects no interfaces: check its condition.')
         partitions.append(('subset', [name], np.where(mask, 0, -1).astype(np.int16)))
@@ -146,7 +151,7 @@ def analyse(
     if group_by is None:
         has_miller = {'miller_lower', 'miller_upper'} <= set(table.columns)
         group_by = [key for key in GROUP_KEYS if key != 'miller' or has_miller]
-    partitions = _partitions(table, group_by, subsets)
+    partitions = partitions_of(table, group_by, subsets)
 
     energies = {mode: table[energy_column(mode)].to_numpy(dtype=float) for mode in modes}
     report = completeness(table, max_abs_energy)

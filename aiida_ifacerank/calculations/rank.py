@@ -7,6 +7,7 @@ from aiida.engine import calcfunction
 from aiida.orm import Dict
 
 from aiida_ifacerank.analysis import analyse
+from aiida_ifacerank.analysis.ranking import partitions_of
 from aiida_ifacerank.analysis.table import (
     energy_column,
     exit_status_column,
@@ -36,6 +37,7 @@ def rank_inputs(table: pd.DataFrame, **parameters) -> dict:
             failure_column(mode): 'failure',
         }
         inputs[mode_port(mode)] = TableData(table[list(columns)].rename(columns=columns))
+    partitions_of(table, parameters.get('group_by') or [], parameters.get('subsets'))  # bad groups fail here
     inputs['parameters'] = Dict(parameters)
     return inputs
 

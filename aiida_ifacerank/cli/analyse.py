@@ -114,7 +114,8 @@ def cmd_analyse(
     for name, frame in frames.items():
         frame.to_csv(output_dir / f'{name}.csv', index=False, na_rep='nan')
     stats = frames['stats']
-    click.echo(stats[SHOWN_COLUMNS].to_string(index=False, float_format=lambda value: f'{value:.3f}'))
+    shown = SHOWN_COLUMNS + [f'top{n}_overlap' for n in top_n] + ['class_flips', 'boundary_inversions']
+    click.echo(stats[shown].to_string(index=False, float_format=lambda value: f'{value:.3f}'))
     completeness = frames['completeness']
     click.echo('\nCompleteness (interfaces per status):')
     click.echo(completeness.groupby(['mode', 'status'], sort=False).size().unstack(fill_value=0).to_string())

@@ -133,6 +133,8 @@ def test_bad_arguments_are_refused_with_a_clear_error(mixed_table):
         build_table(['a', 'b'], ['Si', 'Si'], ['Ge'], {'DFT@DFT': [0.1, 0.2]})
     with pytest.raises(ValueError, match='selects no interfaces'):
         analyse(mixed_table, subsets={'alloys': "`class` == 'ordered alloy'"})
+    with pytest.raises(ValueError, match='backticks'):
+        analyse(mixed_table, subsets={'hetero': "class == 'heterostructure'"})
     with pytest.raises(ValueError, match='unknown grouping'):
         analyse(mixed_table, group_by=['planet'])
     with pytest.raises(ValueError, match='unknown evaluation mode'):

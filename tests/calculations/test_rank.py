@@ -68,5 +68,7 @@ def test_rank_refuses_mismatched_inputs(mixed_table):
     inputs['mlp_mlp'] = TableData(inputs['mlp_mlp'].get_dataframe().iloc[:5])
     with pytest.raises(ValueError, match="'mlp_mlp' has 5 rows but interfaces has 8"):
         rank(**inputs)
+    with pytest.raises(ValueError, match='selects no interfaces'):  # before anything is stored or run
+        rank_inputs(mixed_table, subsets={'C': "lower == 'C'"})
     with pytest.raises(ValueError, match='unknown analysis parameter'):
         rank_inputs(mixed_table, treshold=0.1)
