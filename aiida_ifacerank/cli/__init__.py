@@ -12,5 +12,6 @@ def cmd_root():
 
 
 from .analyse import cmd_analyse  # noqa: E402
+from .generate import cmd_generate  # noqa: E402
 
-__all__ = ('cmd_analyse', 'cmd_root')
+__all__ = ('cmd_analyse', 'cmd_generate', 'cmd_root')

@@ -132,6 +132,13 @@ def check_bulk(structure: Structure, name: str, max_vacuum: float = 5.0) -> None
             )
 
 
+def _rounded(structure: Structure, decimals: int = 8) -> Structure:
+    """Copy with fractional coordinates rounded and wrapped: float noise (0.49999999999999994 for 1/2,
+    as after a round trip through a database) makes pymatgen's slab primitive reduction miss cells."""
+    frac_coords = np.mod(np.round(structure.frac_coords, decimals), 1.0)
+    return Structure(structure.lattice, structure.species, np.round(frac_coords, decimals))
+
+
 def _plane_frame(vectors: np.ndarray) -> np.ndarray:
     """Orthonormal in-plane basis (3×2) of the plane spanned by two vectors (rows)."""
     normal = np.cross(vectors[0], vectors[1])
@@ -234,6 +241,7 @@ def generate(lower: Structure, upper: Structure, parameters: GenerationParameter
     """All unique interface candidates of ``upper`` on ``lower`` within ``parameters``' limits."""
     check_bulk(lower, 'lower')
     check_bulk(upper, 'upper')
+    lower, upper = _rounded(lower), _rounded(upper)
     p = parameters
     if p.plane_pairs:
         pairs = [(tuple(map(int, lo)), tuple(map(int, up))) for lo, up in p.plane_pairs]
