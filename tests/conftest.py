@@ -27,3 +27,24 @@ def mixed_table():
         exit_statuses={'DFT@DFT': [0] * 8, 'MLP@MLP': [0, 0, 0, 0, 0, 0, 0, -1], 'MLP@DFT': [0, 410, 0, 0, 0, 0, 0, 0]},
         failures={'MLP@DFT': ['', 'SCF not converged', '', '', '', '', '', '']},
     )
+
+
+@pytest.fixture
+def artemis_code(aiida_localhost):
+    """InstalledCode for the ARTEMIS executable that ``bin/setup`` builds into .venv/bin."""
+    import shutil  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from aiida.orm import InstalledCode  # noqa: PLC0415
+
+    executable = Path(sys.executable).with_name('artemis')
+    if not executable.exists():
+        executable = Path(shutil.which('artemis') or executable)
+    assert executable.exists(), f'ARTEMIS is not built at {executable}: run bin/setup (bin/build-artemis).'
+    return InstalledCode(
+        label='artemis',
+        computer=aiida_localhost,
+        filepath_executable=str(executable),
+        default_calc_job_plugin='ifacerank.artemis',
+    ).store()

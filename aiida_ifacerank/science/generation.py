@@ -300,13 +300,13 @@ def generate(lower: Structure, upper: Structure, parameters: GenerationParameter
         group_lower = _plane_point_group(lower, frame_lower, p.symprec)
 
         for entry, multiplicity in unique_matches(raw, group_upper, group_lower):
-            match_id = f'{_hkl(miller_lower)}|{_hkl(miller_upper)}#{len(matches)}'
+            match_id = f'{miller_text(miller_lower)}|{miller_text(miller_upper)}#{len(matches)}'
             match = entry['match']
             strain_tensor = _green_lagrange(match, _plane_frame(np.asarray(match.film_sl_vectors)))
             info = {
                 'match_id': match_id,
-                'miller_lower': _hkl(miller_lower),
-                'miller_upper': _hkl(miller_upper),
+                'miller_lower': miller_text(miller_lower),
+                'miller_upper': miller_text(miller_upper),
                 'area_ang2': entry['area'],
                 'von_mises_strain': entry['von_mises_strain'],
                 'strain_11': float(strain_tensor[0, 0]),
@@ -425,7 +425,7 @@ def _angle_strain(match) -> float:
     return float(abs(angle(match.film_sl_vectors) / angle(match.substrate_sl_vectors) - 1))
 
 
-def _hkl(miller) -> str:
+def miller_text(miller) -> str:
     """Miller index as text: ``'001'``, ``'1-10'``; comma-separated when an index has two digits."""
     miller = [int(i) for i in miller]
     return ''.join(map(str, miller)) if all(abs(i) < 10 for i in miller) else ','.join(map(str, miller))
