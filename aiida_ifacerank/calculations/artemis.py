@@ -49,6 +49,7 @@ class ArtemisCalculation(CalcJob):
         spec.exit_code(301, 'ERROR_OUTPUT_FOLDER_MISSING', message='ARTEMIS wrote no DINTERFACES folder.')
         spec.exit_code(302, 'ERROR_OUTPUT_CORRUPT', message='An ARTEMIS output file could not be read: {reason}')
         spec.exit_code(310, 'ERROR_NO_INTERFACES', message='ARTEMIS found no interface within the tolerances.')
+        spec.exit_code(320, 'ERROR_ARTEMIS_FAILED', message='ARTEMIS stopped with an error: {error}')
 
     def prepare_for_submission(self, folder):
         for node, filename in ((self.inputs.lower, self._LOWER_FILE), (self.inputs.upper, self._UPPER_FILE)):

@@ -29,6 +29,11 @@ class ArtemisParser(Parser):
         if ArtemisCalculation._STDOUT not in names:
             return self.exit_codes.ERROR_OUTPUT_STDOUT_MISSING
         stdout = retrieved.base.repository.get_object_content(ArtemisCalculation._STDOUT)
+        errors = re.findall(r'^\s*ERROR:\s*(.*(?:\n(?!\s*#)\s+\S.*)?)', stdout, re.MULTILINE)
+        if errors:
+            return self.exit_codes.ERROR_ARTEMIS_FAILED.format(
+                error=' '.join(errors[0].split()).removeprefix('ERROR: ')
+            )
         if ArtemisCalculation._OUTPUT_FOLDER not in names:
             if re.search(r'Total number of matches saved:\s*0\b', stdout) or 'No matches' in stdout:
                 return self.exit_codes.ERROR_NO_INTERFACES

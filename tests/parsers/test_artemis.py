@@ -69,3 +69,11 @@ def test_corrupt_and_missing_output_give_exit_codes(aiida_localhost, tmp_path):
         _node_with_retrieved(aiida_localhost, missing), store_provenance=False
     )
     assert calcfunction.exit_status == 301
+
+
+def test_artemis_internal_error_gives_its_exit_code_and_message(aiida_localhost):
+    """Recorded: Si|Ge, NMILLER 3, ISHIFT 4 stops in get_shifts_DON after matching (ARTEMIS 2.0.0.dev3)."""
+    node = _node_with_retrieved(aiida_localhost, FIXTURE.with_name('artemis_don_error'))
+    _, calcfunction = ArtemisParser.parse_from_node(node, store_provenance=False)
+    assert calcfunction.exit_status == 320
+    assert 'get_shifts_DON' in calcfunction.exit_message
