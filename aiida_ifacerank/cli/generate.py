@@ -1,5 +1,6 @@
 """``aiida-ifacerank generate``: unique interface candidates of two bulk crystals, stored in AiiDA."""
 
+import json
 from pathlib import Path
 
 import click
@@ -138,6 +139,7 @@ def cmd_generate(
     table = outputs['candidates'].get_dataframe()
     if len(table):
         table['pk'] = [outputs[label].pk for label in table['candidate']]
+        table['shift'] = [', '.join(f'{x:.3f}' for x in json.loads(shift)) for shift in table['shift']]
         click.echo(table[SHOWN_COLUMNS].to_string(index=False, float_format=lambda value: f'{value:.4f}'))
     counts = outputs['report']['counts']
     click.echo('\n' + ', '.join(f'{key.replace("_", " ")} {value}' for key, value in counts.items()))

@@ -75,9 +75,10 @@ def test_rotated_copies_of_a_plane_pair_collapse(silicon, germanium):
     assert result.matches[0]['raw_matches'] == result.counts['raw_matches']
 
 
-def test_111_cells_have_area_cross_product_and_no_close_atoms(silicon, germanium):
+def test_oblique_111_cells_have_area_cross_product_and_no_close_atoms(silicon, germanium):
     result = generate(silicon, germanium, GenerationParameters(plane_pairs=(((1, 1, 1), (1, 1, 1)),), max_area=60))
     assert result.candidates
+    assert any(abs(candidate.structure.lattice.gamma - 90) > 1 for candidate in result.candidates)  # oblique cells
     for candidate in result.candidates:
         a, b = candidate.structure.lattice.matrix[:2]
         assert np.linalg.norm(np.cross(a, b)) == pytest.approx(candidate.metadata['area_ang2'], rel=1e-6)
