@@ -318,7 +318,7 @@ def generate(lower: Structure, upper: Structure, parameters: GenerationParameter
             }
             matches.append(info)
             counts['unique_matches'] += 1
-            candidates_of_match = _candidates_of_match(builder, match, info, lower, upper, p, matcher, counts, dropped)
+            candidates_of_match = _candidates_of_match(builder, match, info, p, matcher, counts, dropped)
             candidates.extend(candidates_of_match)
 
     if not matches:
@@ -335,9 +335,9 @@ def generate(lower: Structure, upper: Structure, parameters: GenerationParameter
     return GenerationResult(candidates=candidates, matches=matches, counts=counts, dropped=dropped)
 
 
-def _candidates_of_match(builder, match, info, lower, upper, p, matcher, counts, dropped) -> list[Candidate]:
+def _candidates_of_match(builder, match, info, p, matcher, counts, dropped) -> list[Candidate]:
     """Terminations (deduplicated on the bicrystal), then stacking shifts and gaps of one match."""
-    builder.zsl_matches = [match]
+    builder.zsl_matches = [match]  # get_interfaces builds every stored match; we want this one
     vacuum = p.vacuum if p.model == 'slab' else p.gap
     references = []  # (termination, structure at zero shift) of unique termination pairs
     for termination in builder.terminations:
@@ -359,9 +359,10 @@ def _candidates_of_match(builder, match, info, lower, upper, p, matcher, counts,
 
     candidates: list[Candidate] = []
     accepted: list[Structure] = []
+    shifts = cnid_shifts(_primitive_fractions(match), p.shift_grid)
     for termination_index, (termination, interface) in enumerate(references):
         for gap in (p.gap, *p.gaps):
-            for shift in cnid_shifts(_primitive_fractions(match), p.shift_grid):
+            for shift in shifts:
                 counts['shifts_sampled'] += 1
                 structure = interface.copy()
                 structure.gap = gap
