@@ -12,6 +12,7 @@ ARTEMIS reports only what it keeps, so its raw match count is not available.
 Run: ``.venv/bin/python benchmarks/bench_generate.py``
 """
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -71,8 +72,11 @@ def run_artemis(lower, upper, max_miller: int) -> dict:
             write(folder / name, AseAtomsAdaptor.get_atoms(structure), format='vasp', direct=True, sort=True)
         (folder / 'param.in').write_text(write_input(parameters, 'POSCAR_lower', 'POSCAR_upper'))
         start = time.perf_counter()
-        subprocess.run([str(ARTEMIS), '-f', 'param.in'], cwd=folder, check=True, capture_output=True)
+        finished = subprocess.run(
+            [str(ARTEMIS), '-f', 'param.in'], check=False, cwd=folder, capture_output=True, text=True
+        )
         elapsed = time.perf_counter() - start
+        errors = re.findall(r'ERROR:\s*(.*(?:\n\s+\S.*)?)', finished.stdout + finished.stderr)
         match_folders = sorted(path for path in (folder / 'DINTERFACES').iterdir() if path.is_dir())
         lattice_matches = {read_match(path / 'struc_data.txt')['lattice_match'] for path in match_folders}
         candidates = sum(1 for _ in (folder / 'DINTERFACES').glob('*/DSHIFT/*/POSCAR'))
@@ -82,6 +86,7 @@ def run_artemis(lower, upper, max_miller: int) -> dict:
         'termination pairs': len(match_folders),
         'candidates': candidates,
         'time s': elapsed,
+        'error': ' '.join(errors[0].split()) if errors else None,
     }
 
 
@@ -94,6 +99,8 @@ def main() -> None:
         for backend, row in rows.items():
             cells = [f'{row[c]:>17.1f}' if c == 'time s' else f'{row[c]!s:>17}' for c in columns]
             print(f'{max_miller:>9} {backend:>8} ' + ' '.join(cells))
+        if rows['ARTEMIS']['error']:
+            print(f'{"":>9} ARTEMIS stopped with: {rows["ARTEMIS"]["error"]}')
         print(f'{"":>9} time ratio ARTEMIS / pymatgen: {rows["ARTEMIS"]["time s"] / rows["pymatgen"]["time s"]:.2f}')
 
 
