@@ -8,6 +8,13 @@ from aiida_ifacerank.analysis import build_table
 pytest_plugins = ['aiida.tools.pytest_fixtures']
 
 
+@pytest.fixture(scope='session')
+def aiida_profile(aiida_config, aiida_profile_factory):
+    """Temporary profile with the ZeroMQ broker, so that tests can also run processes through the daemon."""
+    with aiida_profile_factory(aiida_config, broker_backend='core.zeromq') as profile:
+        yield profile
+
+
 @pytest.fixture
 def mixed_table():
     """Eight interfaces, four modes, one of each failure kind (values in eV/Å²)."""

@@ -1,5 +1,7 @@
 """AiiDA data types of aiida-ifacerank."""
 
+from .collection import StructureCollectionData
+from .model import PotentialModelData
 from .table import TableData
 
-__all__ = ('TableData',)
+__all__ = ('PotentialModelData', 'StructureCollectionData', 'TableData')

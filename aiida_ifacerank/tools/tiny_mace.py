@@ -46,3 +46,40 @@ def train_tiny_mace(train_xyz, work_dir, name: str = 'tiny', epochs: int = 60, s
     if result.returncode != 0 or not model.exists():
         raise RuntimeError(f'mace_run_train failed (exit {result.returncode}); see {log}.')
     return model
+
+
+def build_random_mace(path, atomic_numbers=(14, 32), atomic_energies=(-4.6, -3.9), seed: int = 0) -> Path:
+    """Save a tiny MACE model with random weights (seconds; for plumbing tests, not physics).
+
+    ``atomic_energies`` (eV) per element of ``atomic_numbers``; ZBL pair repulsion keeps atoms apart.
+    """
+    import mace.modules  # noqa: PLC0415 - mace before e3nn
+    import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+    from e3nn import o3  # noqa: PLC0415
+
+    torch.manual_seed(seed)
+    interaction = mace.modules.interaction_classes['RealAgnosticResidualInteractionBlock']
+    model = mace.modules.ScaleShiftMACE(
+        r_max=4.5,
+        num_bessel=6,
+        num_polynomial_cutoff=5,
+        max_ell=2,
+        interaction_cls=interaction,
+        interaction_cls_first=interaction,
+        num_interactions=2,
+        num_elements=len(atomic_numbers),
+        hidden_irreps=o3.Irreps('8x0e + 8x1o'),
+        MLP_irreps=o3.Irreps('8x0e'),
+        atomic_energies=np.asarray(atomic_energies, dtype=float),
+        avg_num_neighbors=8.0,
+        atomic_numbers=list(atomic_numbers),
+        correlation=2,
+        gate=torch.nn.functional.silu,
+        pair_repulsion=True,
+        atomic_inter_scale=0.1,
+        atomic_inter_shift=0.0,
+    ).to(torch.float64)
+    path = Path(path)
+    torch.save(model, path)
+    return path

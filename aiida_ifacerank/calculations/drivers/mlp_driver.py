@@ -1,0 +1,144 @@
+"""Relax or evaluate many structures with one machine-learned potential, loading the model once.
+
+Runs on the remote computer: ``python mlp_driver.py settings.json``. Reads ``structures.extxyz``,
+appends each finished structure to ``results.extxyz`` and one JSON line to ``results.jsonl``
+(flushed, so a job killed at walltime keeps what it finished). Energies in eV, forces in eV/Å.
+Exit status 0 when the model loaded (per-structure failures are in results.jsonl), 3 when it did not.
+"""
+
+import json
+import math
+import sys
+import time
+import traceback
+
+import numpy as np
+
+
+def load_calculator(settings):
+    """ASE calculator of ``settings['engine']`` (``mace``, ``sevennet`` or ``chgnet``)."""
+    engine, device, dtype = settings['engine'], settings['device'], settings['dtype']
+    if engine == 'mace':
+        import mace.calculators  # noqa: PLC0415 - mace before e3nn (sets the torch.load flag)
+
+        if settings.get('foundation_model'):
+            return mace.calculators.mace_mp(model=settings['foundation_model'], device=device, default_dtype=dtype)
+        return mace.calculators.MACECalculator(model_paths=settings['model_file'], device=device, default_dtype=dtype)
+    if engine == 'sevennet':
+        from sevenn.calculator import SevenNetCalculator  # noqa: PLC0415
+
+        return SevenNetCalculator(model=settings.get('foundation_model') or settings['model_file'], device=device)
+    if engine == 'chgnet':
+        from chgnet.model.dynamics import CHGNetCalculator  # noqa: PLC0415
+
+        return CHGNetCalculator(use_device=device)
+    raise ValueError(f'unknown engine {engine!r}')
+
+
+def optimiser_class(name):
+    from ase import optimize  # noqa: PLC0415
+
+    return {'FIRE': optimize.FIRE, 'BFGS': optimize.BFGS, 'LBFGS': optimize.LBFGS}[name]
+
+
+def max_atomic_force(atoms):
+    """Largest force norm on an atom (eV/Å); constrained atoms count as zero, as in ASE."""
+    forces = atoms.get_forces()
+    return float(np.sqrt((forces**2).sum(axis=1)).max()) if len(atoms) else 0.0
+
+
+def evaluate(atoms, calculator, settings):
+    """Relax (or single-point) ``atoms`` in place; return the result record."""
+    from ase.constraints import FixAtoms  # noqa: PLC0415
+    from ase.filters import FrechetCellFilter  # noqa: PLC0415
+
+    if not np.isfinite(atoms.positions).all() or not np.isfinite(atoms.cell.array).all():
+        raise ValueError('non-finite positions or cell')
+    atoms.calc = calculator
+    steps, converged = 0, True
+    if settings['task'] == 'relax':
+        frozen = settings.get('frozen_layers_ang', 0.0)
+        if frozen > 0:
+            z = atoms.get_scaled_positions()[:, 2] * atoms.cell.lengths()[2]
+            atoms.set_constraint(FixAtoms(mask=(z < frozen) | (z > atoms.cell.lengths()[2] - frozen)))
+        target = atoms
+        if settings['cell'] == 'normal':
+            target = FrechetCellFilter(atoms, mask=[False, False, True, False, False, False])
+        optimiser = optimiser_class(settings['optimizer'])(target, logfile=None)
+        fmax, criterion = settings['fmax'], settings['fmax']
+        while True:  # the cell filter measures scaled forces: tighten until the atoms' own forces are below fmax
+            converged = bool(optimiser.run(fmax=criterion, steps=settings['max_steps'] - optimiser.nsteps))
+            if not converged or max_atomic_force(atoms) <= fmax or optimiser.nsteps >= settings['max_steps']:
+                break
+            criterion /= 2
+        converged = converged and max_atomic_force(atoms) <= fmax
+        steps = optimiser.nsteps
+    energy = float(atoms.get_potential_energy())
+    forces = atoms.get_forces()
+    max_force = max_atomic_force(atoms)
+    if not (math.isfinite(energy) and np.isfinite(forces).all()):
+        return {
+            'status': 'nan',
+            'energy': None,
+            'max_force': None,
+            'steps': steps,
+            'converged': False,
+            'error': 'non-finite energy or forces',
+        }
+    status = 'ok' if converged else 'unconverged'
+    return {
+        'status': status,
+        'energy': energy,
+        'max_force': max_force,
+        'steps': steps,
+        'converged': converged,
+        'error': '',
+    }
+
+
+def main(path):
+    from ase.io import iread, write  # noqa: PLC0415
+
+    with open(path) as handle:
+        settings = json.load(handle)
+    if settings.get('threads'):
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(int(settings['threads']))
+    started = time.perf_counter()
+    try:
+        calculator = load_calculator(settings)
+    except Exception:
+        with open('model_error.txt', 'w') as handle:
+            handle.write(traceback.format_exc())
+        return 3
+    load_time = time.perf_counter() - started
+    with open('results.jsonl', 'a') as log:
+        log.write(json.dumps({'event': 'model_loaded', 'time': load_time}) + '\n')
+        for index, atoms in enumerate(iread('structures.extxyz', format='extxyz')):
+            start = time.perf_counter()
+            label = str(atoms.info.get('label', index))  # extxyz reads a numeric label back as a number
+            try:
+                record = evaluate(atoms, calculator, settings)
+            except Exception as exception:  # one broken structure must not stop the batch
+                record = {
+                    'status': 'failed',
+                    'energy': None,
+                    'max_force': None,
+                    'steps': 0,
+                    'converged': False,
+                    'error': f'{type(exception).__name__}: {exception}',
+                }
+            record.update(index=index, label=label, time=time.perf_counter() - start)
+            if record['status'] in ('ok', 'unconverged'):
+                atoms.info.update(label=label, index=index, energy=record['energy'])
+                atoms.arrays['forces'] = atoms.get_forces()
+                atoms.calc = None
+                write('results.extxyz', atoms, format='extxyz', append=True)
+            log.write(json.dumps(record, default=str) + '\n')
+            log.flush()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,138 @@
+"""``ifacerank.mace``: relax or evaluate many structures per job with a machine-learned potential."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from aiida.common import CalcInfo, CodeInfo
+from aiida.engine import CalcJob
+from aiida.orm import Dict, Str
+
+from aiida_ifacerank.data import PotentialModelData, StructureCollectionData, TableData
+
+ENGINES = ('mace', 'sevennet', 'chgnet')
+DEFAULTS = {
+    'engine': 'mace',
+    'task': 'relax',
+    'optimizer': 'FIRE',
+    'fmax': 0.05,
+    'max_steps': 500,
+    'cell': 'normal',
+    'frozen_layers_ang': 0.0,
+    'device': 'cpu',
+    'dtype': 'float64',
+    'threads': 0,
+}
+"""Settings of the driver: ``task`` relax | single_point; ``cell`` normal (the length normal to the
+interface relaxes, in-plane lattice fixed: periodic two-interface cells) | fixed (slabs with
+vacuum); ``fmax`` eV/Å; ``frozen_layers_ang`` freezes atoms within that distance (Å) of both cell
+faces along c; ``threads`` 0 leaves torch's default."""
+
+
+def check_settings(settings: dict) -> str | None:
+    """Reason why ``settings`` (see :data:`DEFAULTS`) are invalid, or ``None``."""
+    unknown = sorted(set(settings) - set(DEFAULTS))
+    if unknown:
+        return f'unknown setting(s) {unknown}: use {sorted(DEFAULTS)}.'
+    merged = {**DEFAULTS, **settings}
+    choices = {
+        'engine': ENGINES,
+        'task': ('relax', 'single_point'),
+        'optimizer': ('FIRE', 'BFGS', 'LBFGS'),
+        'cell': ('normal', 'fixed'),
+        'device': ('cpu', 'cuda'),
+        'dtype': ('float32', 'float64'),
+    }
+    for key, allowed in choices.items():
+        if merged[key] not in allowed:
+            return f'{key} must be one of {allowed}, got {merged[key]!r}.'
+    if not merged['fmax'] > 0:
+        return f'fmax must be > 0 eV/Å, got {merged["fmax"]}.'
+    if int(merged['max_steps']) < 1:
+        return f'max_steps must be >= 1, got {merged["max_steps"]}.'
+    if merged['frozen_layers_ang'] < 0 or int(merged['threads']) < 0:
+        return 'frozen_layers_ang and threads must be >= 0.'
+    return None
+
+
+def _validate_inputs(inputs, _):
+    models = [name for name in ('model', 'model_path', 'foundation_model') if name in inputs]
+    if len(models) != 1:
+        return f'give exactly one of model, model_path or foundation_model, got {models or "none"}.'
+    if 'parameters' in inputs:
+        return check_settings(inputs['parameters'].get_dict())
+    return None
+
+
+class MlpCalculation(CalcJob):
+    """One job, many structures, one model load (``drivers/mlp_driver.py`` with the computer's Python)."""
+
+    _DRIVER = 'mlp_driver.py'
+    _SETTINGS = 'settings.json'
+    _MODEL = 'model.model'
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input('structures', valid_type=StructureCollectionData, help='The structures of this batch.')
+        spec.input('model', valid_type=PotentialModelData, required=False, help='Model file stored in AiiDA.')
+        spec.input(
+            'model_path',
+            valid_type=Str,
+            required=False,
+            help='Absolute path of a model file on the remote computer (symlinked, never uploaded).',
+        )
+        spec.input(
+            'foundation_model',
+            valid_type=Str,
+            required=False,
+            help='Foundation model name (e.g. MACE-MP-0 "large"; downloaded by the driver).',
+        )
+        spec.input('parameters', valid_type=Dict, required=False, help='Driver settings, see DEFAULTS.')
+        spec.inputs.validator = _validate_inputs
+        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
+        spec.inputs['metadata']['options']['parser_name'].default = 'ifacerank.mace'
+        spec.inputs['metadata']['options']['withmpi'].default = False
+        spec.output(
+            'structures',
+            valid_type=StructureCollectionData,
+            required=False,
+            help='Relaxed (or evaluated) structures that finished, with energy and forces.',
+        )
+        spec.output('results', valid_type=TableData, help='Per structure: status, energy (eV), max force, steps.')
+        spec.exit_code(300, 'ERROR_OUTPUT_MISSING', message='results.jsonl was not retrieved.')
+        spec.exit_code(301, 'ERROR_OUTPUT_CORRUPT', message='The driver output could not be read: {reason}')
+        spec.exit_code(310, 'ERROR_MODEL_LOAD', message='The model could not be loaded: {reason}')
+        spec.exit_code(410, 'ERROR_SOME_FAILED', message='{count} of {total} structures failed or did not converge.')
+        spec.exit_code(420, 'ERROR_ALL_FAILED', message='No structure finished: {reason}')
+
+    def prepare_for_submission(self, folder):
+        settings = {**DEFAULTS, **(self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {})}
+        calcinfo = CalcInfo()
+        calcinfo.local_copy_list = [(self.inputs.structures.uuid, self.inputs.structures.filename, 'structures.extxyz')]
+        calcinfo.remote_symlink_list = []
+        if 'model' in self.inputs:
+            calcinfo.local_copy_list.append((self.inputs.model.uuid, self.inputs.model.filename, self._MODEL))
+            settings['model_file'] = self._MODEL
+        elif 'model_path' in self.inputs:
+            calcinfo.remote_symlink_list.append(
+                (self.inputs.code.computer.uuid, self.inputs.model_path.value, self._MODEL)
+            )
+            settings['model_file'] = self._MODEL
+        else:
+            settings['foundation_model'] = self.inputs.foundation_model.value
+        with folder.open(self._SETTINGS, 'w') as handle:
+            json.dump(settings, handle, indent=1)
+        driver = resources.files('aiida_ifacerank.calculations.drivers').joinpath(self._DRIVER).read_text()
+        with folder.open(self._DRIVER, 'w') as handle:
+            handle.write(driver)
+
+        codeinfo = CodeInfo()
+        codeinfo.code_uuid = self.inputs.code.uuid
+        codeinfo.cmdline_params = [self._DRIVER, self._SETTINGS]
+        codeinfo.stdout_name = 'driver.out'
+        codeinfo.stderr_name = 'driver.err'
+        calcinfo.codes_info = [codeinfo]
+        calcinfo.retrieve_list = ['results.jsonl', 'results.extxyz', 'model_error.txt', 'driver.out', 'driver.err']
+        return calcinfo
