@@ -25,6 +25,9 @@ from sympy import Matrix
 from sympy.matrices.normalforms import hermite_normal_form
 
 MODELS = ('periodic', 'slab')
+MATCHER_SETTINGS = {'ltol': 0.05, 'stol': 0.05, 'angle_tol': 1.0, 'primitive_cell': False, 'scale': False}
+"""StructureMatcher settings for symmetry equivalence of candidates: tight, so that distinct stacking
+shifts (a fraction of an Å apart) stay distinct; site tolerance 0.05 (V/N)^(1/3) ≈ 0.14 Å for Si."""
 
 
 @dataclass(frozen=True)
@@ -268,7 +271,7 @@ def generate(lower: Structure, upper: Structure, parameters: GenerationParameter
     counts = {'plane_pairs': len(pairs), 'unique_plane_pairs': len(canonical), 'raw_matches': 0}
     counts.update(unique_matches=0, raw_terminations=0, unique_terminations=0, shifts_sampled=0, candidates=0)
     candidates, matches, dropped = [], [], []
-    matcher = StructureMatcher(ltol=0.1, stol=0.1, angle_tol=2, primitive_cell=False, scale=False)
+    matcher = StructureMatcher(**MATCHER_SETTINGS)
     closest = math.inf
 
     for (miller_lower, miller_upper), plane_multiplicity in canonical.values():
@@ -352,15 +355,16 @@ def _candidates_of_match(builder, match, info, p, matcher, counts, dropped) -> l
                 in_layers=p.thickness_in_layers,
             )
         )
-        if any(matcher.fit(interface, other) for _, other in references):
+        entry = (_fingerprint(interface), interface)
+        if any(_equivalent(matcher, entry, other) for _, other in references):
             continue
-        references.append((termination, interface))
+        references.append((termination, entry))
     counts['unique_terminations'] += len(references)
 
     candidates: list[Candidate] = []
-    accepted: list[Structure] = []
+    accepted: list[tuple] = []  # (fingerprint, structure)
     shifts = cnid_shifts(_primitive_fractions(match), p.shift_grid)
-    for termination_index, (termination, interface) in enumerate(references):
+    for termination_index, (termination, (_, interface)) in enumerate(references):
         for gap in (p.gap, *p.gaps):
             for shift in shifts:
                 counts['shifts_sampled'] += 1
@@ -376,16 +380,32 @@ def _candidates_of_match(builder, match, info, p, matcher, counts, dropped) -> l
                     reason = f'{len(structure)} atoms > max_atoms {p.max_atoms}'
                 else:
                     reason = min_distance_violation(structure, p.min_distance_factor)
-                if reason is None and any(matcher.fit(structure, other) for other in accepted):
-                    reason = 'symmetry-equivalent to an earlier candidate'
+                entry = None
+                if reason is None:
+                    entry = (_fingerprint(structure), structure)
+                    if any(_equivalent(matcher, entry, other) for other in accepted):
+                        reason = 'symmetry-equivalent to an earlier candidate'
                 if reason is not None:
                     dropped.append(
                         {'match_id': info['match_id'], 'shift': list(shift), 'gap_ang': gap, 'reason': reason}
                     )
                     continue
-                accepted.append(structure)
+                accepted.append(entry)
                 candidates.append(Candidate(Structure.from_sites(structure), meta))
     return candidates
+
+
+def _fingerprint(structure: Structure) -> np.ndarray:
+    """Sorted interatomic distances (Å, periodic): equal for symmetry-equivalent structures."""
+    return np.sort(structure.distance_matrix.ravel())
+
+
+def _equivalent(matcher: StructureMatcher, one: tuple, other: tuple, tolerance: float = 0.3) -> bool:
+    """StructureMatcher equivalence of two (fingerprint, structure) pairs, tried only when the
+    fingerprints agree within ``tolerance`` (Å), a necessary condition that is cheap to test."""
+    if one[0].shape != other[0].shape or np.abs(one[0] - other[0]).max() > tolerance:
+        return False
+    return matcher.fit(one[1], other[1])
 
 
 def _primitive_fractions(match) -> np.ndarray:

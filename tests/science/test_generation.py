@@ -6,6 +6,7 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Lattice, Structure
 
 from aiida_ifacerank.science.generation import (
+    MATCHER_SETTINGS,
     GenerationParameters,
     check_bulk,
     cnid_shifts,
@@ -50,7 +51,7 @@ def test_si_ge_001_candidates(si_ge_001):
     assert counts['shifts_sampled'] == 8 * counts['unique_terminations']
     assert counts['candidates'] == len(si_ge_001.candidates) > 0
     assert counts['shifts_sampled'] == counts['candidates'] + len(si_ge_001.dropped)
-    matcher = StructureMatcher(ltol=0.1, stol=0.1, angle_tol=2, primitive_cell=False, scale=False)
+    matcher = StructureMatcher(**MATCHER_SETTINGS)
     structures = [candidate.structure for candidate in si_ge_001.candidates]
     for i, structure in enumerate(structures):
         assert candidate_ok(structure)
