@@ -11,9 +11,7 @@ from aiida.orm import Dict, Str
 
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData, TableData
 
-ENGINES = ('mace', 'sevennet', 'chgnet')
 DEFAULTS = {
-    'engine': 'mace',
     'task': 'relax',
     'optimizer': 'FIRE',
     'fmax': 0.05,
@@ -37,7 +35,6 @@ def check_settings(settings: dict) -> str | None:
         return f'unknown setting(s) {unknown}: use {sorted(DEFAULTS)}.'
     merged = {**DEFAULTS, **settings}
     choices = {
-        'engine': ENGINES,
         'task': ('relax', 'single_point'),
         'optimizer': ('FIRE', 'BFGS', 'LBFGS'),
         'cell': ('normal', 'fixed'),

@@ -1,4 +1,4 @@
-"""Relax or evaluate many structures with one machine-learned potential, loading the model once.
+"""Relax or evaluate many structures with one MACE model, loading the model once.
 
 Runs on the remote computer: ``python mlp_driver.py settings.json``. Reads ``structures.extxyz``,
 appends each finished structure to ``results.extxyz`` and one JSON line to ``results.jsonl``
@@ -16,23 +16,13 @@ import numpy as np
 
 
 def load_calculator(settings):
-    """ASE calculator of ``settings['engine']`` (``mace``, ``sevennet`` or ``chgnet``)."""
-    engine, device, dtype = settings['engine'], settings['device'], settings['dtype']
-    if engine == 'mace':
-        import mace.calculators  # noqa: PLC0415 - mace before e3nn (sets the torch.load flag)
+    """MACE calculator from a model file or a foundation-model name."""
+    import mace.calculators  # noqa: PLC0415 - mace before e3nn (sets the torch.load flag)
 
-        if settings.get('foundation_model'):
-            return mace.calculators.mace_mp(model=settings['foundation_model'], device=device, default_dtype=dtype)
-        return mace.calculators.MACECalculator(model_paths=settings['model_file'], device=device, default_dtype=dtype)
-    if engine == 'sevennet':
-        from sevenn.calculator import SevenNetCalculator  # noqa: PLC0415
-
-        return SevenNetCalculator(model=settings.get('foundation_model') or settings['model_file'], device=device)
-    if engine == 'chgnet':
-        from chgnet.model.dynamics import CHGNetCalculator  # noqa: PLC0415
-
-        return CHGNetCalculator(use_device=device)
-    raise ValueError(f'unknown engine {engine!r}')
+    device, dtype = settings['device'], settings['dtype']
+    if settings.get('foundation_model'):
+        return mace.calculators.mace_mp(model=settings['foundation_model'], device=device, default_dtype=dtype)
+    return mace.calculators.MACECalculator(model_paths=settings['model_file'], device=device, default_dtype=dtype)
 
 
 def optimiser_class(name):

@@ -1,0 +1,94 @@
+"""Batched MLP jobs against one-structure jobs and a bare in-process ASE loop, on this machine.
+
+64 Si|Ge cells of 64 atoms (diamond 2x2x2 supercell, upper half Ge, rattled 0.1 Å), the same
+random-weight tiny MACE model, FIRE to fmax 0.01 eV/Å (at most 200 steps), the length normal to
+the interface relaxed. (a) one ``ifacerank.mace`` job with all 64, (b) 64 one-structure jobs run
+one after the other, (c) a plain loop in this process (model loaded once, no AiiDA). Goals:
+(a)/(c) <= 1.15 and (b)/(a) >= 3.
+
+Run: ``.venv/bin/python benchmarks/bench_mlp.py`` (about 15 min; uses the profile that bin/demo makes).
+"""
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault('AIIDA_PATH', str(Path(__file__).resolve().parents[1] / '.aiida'))
+
+import mace.calculators
+from aiida import load_profile
+from ase.build import bulk
+from ase.filters import FrechetCellFilter
+from ase.optimize import FIRE
+
+from aiida_ifacerank.tools.tiny_mace import build_random_mace
+
+SETTINGS = {'task': 'relax', 'optimizer': 'FIRE', 'fmax': 0.01, 'max_steps': 200}
+
+
+def cells(count: int = 64) -> list:
+    structures = []
+    for seed in range(count):
+        atoms = bulk('Si', 'diamond', 5.5, cubic=True) * (2, 2, 2)
+        atoms.symbols[atoms.positions[:, 2] >= atoms.cell[2, 2] / 2] = 'Ge'
+        atoms.rattle(0.1, seed=seed)
+        structures.append(atoms)
+    return structures
+
+
+def in_process(model: Path, structures: list) -> float:
+    start = time.perf_counter()
+    calculator = mace.calculators.MACECalculator(model_paths=str(model), device='cpu', default_dtype='float64')
+    for structure in structures:
+        atoms = structure.copy()
+        atoms.calc = calculator
+        FIRE(FrechetCellFilter(atoms, mask=[False, False, True, False, False, False]), logfile=None).run(
+            fmax=SETTINGS['fmax'], steps=SETTINGS['max_steps']
+        )
+        atoms.get_potential_energy()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    load_profile()
+    from aiida.engine import run_get_node  # noqa: PLC0415
+    from aiida.orm import Dict, InstalledCode, load_computer  # noqa: PLC0415
+
+    from aiida_ifacerank.calculations.mlp import MlpCalculation  # noqa: PLC0415
+    from aiida_ifacerank.data import PotentialModelData, StructureCollectionData  # noqa: PLC0415
+
+    structures = cells()
+    with tempfile.TemporaryDirectory() as directory:
+        model_file = build_random_mace(Path(directory) / 'random.model')
+        model = PotentialModelData.get_or_create(model_file)
+        code = InstalledCode(
+            label=f'python-bench-{time.time_ns()}',
+            computer=load_computer('localhost'),
+            filepath_executable=sys.executable,
+        ).store()
+
+        def job(batch):
+            collection = StructureCollectionData.from_structures(batch)
+            _, node = run_get_node(
+                MlpCalculation, code=code, structures=collection, model=model, parameters=Dict(SETTINGS)
+            )
+            assert node.is_finished_ok, node.exit_message
+
+        start = time.perf_counter()
+        job(structures)
+        batched = time.perf_counter() - start
+        bare = in_process(model_file, structures)
+        start = time.perf_counter()
+        for structure in structures:
+            job([structure])
+        single = time.perf_counter() - start
+    print(f'(a) one batched job, 64 structures : {batched:8.1f} s')
+    print(f'(b) 64 one-structure jobs          : {single:8.1f} s')
+    print(f'(c) bare in-process ASE loop       : {bare:8.1f} s')
+    print(f'(a)/(c) = {batched / bare:.2f} (goal <= 1.15)   (b)/(a) = {single / batched:.2f} (goal >= 3)')
+
+
+if __name__ == '__main__':
+    main()
