@@ -1,10 +1,11 @@
-"""``ifacerank.mace.base``: restart ``ifacerank.mace`` on the unconverged or unfinished structures only."""
+"""MLP work chains: ``ifacerank.mace.base`` restarts ``ifacerank.mace`` on the unconverged or unfinished
+structures only; ``ifacerank.mace.batch`` splits a large set into jobs sized to the walltime."""
 
 from __future__ import annotations
 
 import pandas as pd
-from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, calcfunction, process_handler, while_
-from aiida.orm import Dict, List
+from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, WorkChain, calcfunction, process_handler, while_
+from aiida.orm import Dict, Float, Int, List
 
 from aiida_ifacerank.calculations.mlp import DEFAULTS, MlpCalculation
 from aiida_ifacerank.data import StructureCollectionData, TableData
@@ -125,3 +126,87 @@ class MlpBaseWorkChain(BaseRestartWorkChain):
             f'retrying {len(retry)} structure(s) with max_steps {settings["max_steps"]}, {settings["optimizer"]}'
         )
         return ProcessHandlerReport(do_break=True)
+
+
+@calcfunction
+def split_structures(structures: StructureCollectionData, size: Int) -> dict:
+    """Consecutive batches of at most ``size`` structures, as ``batch_NNNN`` collections."""
+    atoms, labels = structures.get_ase(), structures.labels
+    chunk = size.value
+    return {
+        f'batch_{start // chunk:04d}': StructureCollectionData.from_structures(
+            atoms[start : start + chunk], labels[start : start + chunk]
+        )
+        for start in range(0, len(atoms), chunk)
+    }
+
+
+def batch_size(walltime_s: int, seconds_per_structure: float, startup_s: float = 30.0, margin: float = 0.8) -> int:
+    """Structures per job so that start-up plus the batch fits in ``margin`` of the walltime (s)."""
+    usable = margin * walltime_s - startup_s
+    if usable < seconds_per_structure:
+        raise ValueError(
+            f'a walltime of {walltime_s} s cannot hold even one structure at {seconds_per_structure} s each: '
+            'raise metadata.options.max_wallclock_seconds or lower seconds_per_structure.'
+        )
+    return int(usable // seconds_per_structure)
+
+
+class MlpBatchWorkChain(WorkChain):
+    """Split a large set into jobs sized to the walltime, run them in parallel (each with restarts), merge."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.expose_inputs(MlpBaseWorkChain, exclude=('mlp.structures',))
+        spec.input('structures', valid_type=StructureCollectionData, help='All structures to relax or evaluate.')
+        spec.input('seconds_per_structure', valid_type=Float, help='Expected time per structure on one job (s).')
+        spec.outline(cls.split, cls.run_batches, cls.merge)
+        spec.output('results', valid_type=TableData)
+        spec.output('structures', valid_type=StructureCollectionData, required=False)
+        spec.exit_code(410, 'ERROR_SOME_STRUCTURES_FINAL', message='Some structures failed for good: {labels}')
+
+    def split(self):
+        walltime = self.inputs.mlp.metadata.options.get('max_wallclock_seconds') or 24 * 3600
+        size = batch_size(walltime, self.inputs.seconds_per_structure.value)
+        self.ctx.batches = split_structures(self.inputs.structures, Int(size))
+        self.report(f'{len(self.inputs.structures)} structures in {len(self.ctx.batches)} job(s) of <= {size}')
+
+    def run_batches(self):
+        for name, batch in sorted(self.ctx.batches.items()):
+            inputs = self.exposed_inputs(MlpBaseWorkChain)
+            inputs['mlp'] = {**inputs['mlp'], 'structures': batch}
+            self.to_context(**{name: self.submit(MlpBaseWorkChain, **inputs)})
+
+    def merge(self):
+        outputs = {}
+        for number, name in enumerate(sorted(self.ctx.batches), start=1):
+            child = self.ctx[name]
+            if 'results' in child.outputs:
+                outputs[f'results_{number}'] = child.outputs.results
+            if 'structures' in child.outputs:
+                outputs[f'structures_{number}'] = child.outputs.structures
+        merged = concatenate_batches(**outputs)
+        self.out_many(merged)
+        table = merged['results'].get_dataframe()
+        final = table[table['status'] != 'ok']
+        if len(final):
+            return self.exit_codes.ERROR_SOME_STRUCTURES_FINAL.format(labels=', '.join(final['label'].astype(str)))
+        return None
+
+
+@calcfunction
+def concatenate_batches(**outputs):
+    """One results table and one collection from the ``results_N`` / ``structures_N`` of N batches, in order."""
+    numbers = sorted({int(key.rsplit('_', 1)[1]) for key in outputs})
+    table = pd.concat([outputs[f'results_{n}'].get_dataframe() for n in numbers if f'results_{n}' in outputs])
+    table['index'] = range(len(table))
+    merged = {'results': TableData(table.reset_index(drop=True))}
+    atoms, labels = [], []
+    for n in numbers:
+        if f'structures_{n}' in outputs:
+            atoms += outputs[f'structures_{n}'].get_ase()
+            labels += outputs[f'structures_{n}'].labels
+    if atoms:
+        merged['structures'] = StructureCollectionData.from_structures(atoms, labels)
+    return merged

@@ -2,6 +2,7 @@
 
 import sys
 
+import mace.calculators
 import numpy as np
 import pytest
 from aiida.engine import run_get_node
@@ -43,3 +44,42 @@ def test_restart_resubmits_only_unconverged_structures(aiida_localhost, tmp_path
     assert (table.loc[['a', 'b'], 'max_force_ev_ang'] < 0.01).all()
     assert table.loc['broken', 'status'] == 'failed' and 'non-finite positions' in table.loc['broken', 'error']
     assert outputs['structures'].labels == ['a', 'b']
+
+
+@pytest.mark.slow
+def test_batch_work_chain_splits_by_walltime_and_merges_in_order(aiida_localhost, tmp_path):
+    from aiida.orm import Float  # noqa: PLC0415
+
+    from aiida_ifacerank.workflows.mlp import MlpBatchWorkChain, batch_size  # noqa: PLC0415
+
+    code = InstalledCode(label='python-batch', computer=aiida_localhost, filepath_executable=sys.executable).store()
+    model_file = build_random_mace(tmp_path / 'random.model')
+    cells = []
+    for seed in range(5):
+        atoms = bulk('Si', 'diamond', 5.5, cubic=True)
+        atoms.rattle(0.05, seed=seed)
+        cells.append(atoms)
+    walltime = 63  # 0.8 * 63 s - 30 s start-up leaves room for 2 structures at 10 s each
+    assert batch_size(walltime, 10.0) == 2
+    builder = MlpBatchWorkChain.get_builder()
+    builder.structures = StructureCollectionData.from_structures(cells, labels=[f's{i}' for i in range(5)])
+    builder.seconds_per_structure = Float(10.0)
+    builder.mlp.code = code
+    builder.mlp.model = PotentialModelData.get_or_create(model_file)
+    builder.mlp.parameters = Dict({'task': 'single_point'})
+    builder.mlp.metadata.options.max_wallclock_seconds = walltime
+    outputs, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    jobs = [n for n in node.called_descendants if n.process_label == 'MlpCalculation']
+    assert sorted(len(job.inputs.structures) for job in jobs) == [1, 2, 2]
+    table = outputs['results'].get_dataframe()
+    assert list(table['label']) == ['s0', 's1', 's2', 's3', 's4'] and list(table['index']) == [0, 1, 2, 3, 4]
+    calculator = mace.calculators.MACECalculator(model_paths=str(model_file), device='cpu', default_dtype='float64')
+    expected = []
+    for cell in cells:
+        atoms = cell.copy()
+        atoms.calc = calculator
+        expected.append(atoms.get_potential_energy())
+    np.testing.assert_allclose(table['energy_ev'], expected, atol=1e-6)
+    with pytest.raises(ValueError, match='cannot hold even one structure'):
+        batch_size(30, 10.0)
