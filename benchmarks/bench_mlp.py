@@ -3,8 +3,8 @@
 64 Si|Ge cells of 64 atoms (diamond 2x2x2 supercell, upper half Ge, rattled 0.1 Å), the same
 random-weight tiny MACE model, FIRE to fmax 0.01 eV/Å (at most 200 steps), the length normal to
 the interface relaxed. (a) one ``ifacerank.mace`` job with all 64, (b) 64 one-structure jobs run
-one after the other, (c) a plain loop in this process (model loaded once, no AiiDA). Goals:
-(a)/(c) <= 1.15 and (b)/(a) >= 3.
+one after the other, (c) the driver's relaxation routine in a plain loop in this process (model
+loaded once, no AiiDA). Goals: (a)/(c) <= 1.15 and (b)/(a) >= 3.
 
 Run: ``.venv/bin/python benchmarks/bench_mlp.py`` (about 15 min; uses the profile that bin/demo makes).
 """
@@ -20,9 +20,9 @@ os.environ.setdefault('AIIDA_PATH', str(Path(__file__).resolve().parents[1] / '.
 import mace.calculators
 from aiida import load_profile
 from ase.build import bulk
-from ase.filters import FrechetCellFilter
-from ase.optimize import FIRE
 
+from aiida_ifacerank.calculations.drivers.mlp_driver import evaluate
+from aiida_ifacerank.calculations.mlp import DEFAULTS
 from aiida_ifacerank.tools.tiny_mace import build_random_mace
 
 SETTINGS = {'task': 'relax', 'optimizer': 'FIRE', 'fmax': 0.01, 'max_steps': 200}
@@ -39,15 +39,12 @@ def cells(count: int = 64) -> list:
 
 
 def in_process(model: Path, structures: list) -> float:
+    """The driver's own relaxation routine in this process: the same steps, none of the job machinery."""
     start = time.perf_counter()
     calculator = mace.calculators.MACECalculator(model_paths=str(model), device='cpu', default_dtype='float64')
+    settings = {**DEFAULTS, **SETTINGS}
     for structure in structures:
-        atoms = structure.copy()
-        atoms.calc = calculator
-        FIRE(FrechetCellFilter(atoms, mask=[False, False, True, False, False, False]), logfile=None).run(
-            fmax=SETTINGS['fmax'], steps=SETTINGS['max_steps']
-        )
-        atoms.get_potential_energy()
+        evaluate(structure.copy(), calculator, settings)
     return time.perf_counter() - start
 
 
