@@ -55,3 +55,21 @@ def artemis_code(aiida_localhost):
         filepath_executable=str(executable),
         default_calc_job_plugin='ifacerank.artemis',
     ).store()
+
+
+@pytest.fixture
+def mace_energies():
+    """Function (model file, list of Atoms) -> energies (eV) from a direct in-process MACECalculator."""
+
+    def energies(model_file, cells):
+        import mace.calculators  # noqa: PLC0415 - mace before e3nn
+
+        calculator = mace.calculators.MACECalculator(model_paths=str(model_file), device='cpu', default_dtype='float64')
+        values = []
+        for cell in cells:
+            atoms = cell.copy()
+            atoms.calc = calculator
+            values.append(atoms.get_potential_energy())
+        return np.array(values)
+
+    return energies

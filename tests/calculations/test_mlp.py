@@ -2,7 +2,6 @@
 
 import sys
 
-import mace.calculators
 import numpy as np
 import pytest
 from aiida.engine import run_get_node
@@ -36,16 +35,6 @@ def si_ge_cells(count=4, seed=0):
     return cells
 
 
-def direct_energies(model_file, cells):
-    calculator = mace.calculators.MACECalculator(model_paths=str(model_file), device='cpu', default_dtype='float64')
-    energies = []
-    for cell in cells:
-        atoms = cell.copy()
-        atoms.calc = calculator
-        energies.append(atoms.get_potential_energy())
-    return np.array(energies)
-
-
 def run_batch(code, model_file, cells, **parameters):
     inputs = {
         'code': code,
@@ -56,16 +45,16 @@ def run_batch(code, model_file, cells, **parameters):
     return run_get_node(MlpCalculation, **inputs)
 
 
-def test_single_points_equal_direct_mace_calls(python_code, random_model_file):
+def test_single_points_equal_direct_mace_calls(python_code, random_model_file, mace_energies):
     cells = si_ge_cells()
     outputs, node = run_batch(python_code, random_model_file, cells, task='single_point')
     assert node.is_finished_ok, node.exit_message
     table = outputs['results'].get_dataframe()
     assert list(table['status']) == ['ok'] * 4
-    np.testing.assert_allclose(table['energy_ev'], direct_energies(random_model_file, cells), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(table['energy_ev'], mace_energies(random_model_file, cells), atol=1e-6, rtol=0)
 
 
-def test_relaxation_reaches_fmax_with_the_in_plane_lattice_fixed(python_code, random_model_file):
+def test_relaxation_reaches_fmax_with_the_in_plane_lattice_fixed(python_code, random_model_file, mace_energies):
     cells = si_ge_cells(1, seed=10)
     outputs, node = run_batch(python_code, random_model_file, cells, task='relax', fmax=0.01, max_steps=300)
     assert node.is_finished_ok, node.exit_message
@@ -74,10 +63,10 @@ def test_relaxation_reaches_fmax_with_the_in_plane_lattice_fixed(python_code, ra
     relaxed = outputs['structures'].get_ase()
     for before, after in zip(cells, relaxed, strict=True):
         np.testing.assert_allclose(after.cell[:2], before.cell[:2], atol=1e-10)  # in-plane lattice fixed
-        assert after.get_potential_energy() == pytest.approx(direct_energies(random_model_file, [after])[0], abs=1e-6)
+        assert after.get_potential_energy() == pytest.approx(mace_energies(random_model_file, [after])[0], abs=1e-6)
 
 
-def test_broken_structures_are_flagged_and_the_rest_finish(python_code, random_model_file):
+def test_broken_structures_are_flagged_and_the_rest_finish(python_code, random_model_file, mace_energies):
     cells = si_ge_cells(3)
     cells[1].positions[0] = np.nan
     outputs, node = run_batch(python_code, random_model_file, cells, task='single_point')
@@ -86,7 +75,7 @@ def test_broken_structures_are_flagged_and_the_rest_finish(python_code, random_m
     assert list(table['status']) == ['ok', 'failed', 'ok']
     assert 'non-finite positions' in table.loc[1, 'error'] and np.isnan(table.loc[1, 'energy_ev'])
     np.testing.assert_allclose(
-        table['energy_ev'][[0, 2]], direct_energies(random_model_file, [cells[0], cells[2]]), atol=1e-6
+        table['energy_ev'][[0, 2]], mace_energies(random_model_file, [cells[0], cells[2]]), atol=1e-6
     )
     assert len(outputs['structures'].get_ase()) == 2
 
@@ -106,7 +95,7 @@ def test_bad_settings_are_refused_before_submission(python_code, random_model_fi
 
 
 @pytest.mark.slow
-def test_job_runs_through_the_daemon(python_code, random_model_file, submit_and_await):
+def test_job_runs_through_the_daemon(python_code, random_model_file, submit_and_await, mace_energies):
     cells = si_ge_cells(2)
     builder = MlpCalculation.get_builder()
     builder.code = python_code
@@ -116,5 +105,5 @@ def test_job_runs_through_the_daemon(python_code, random_model_file, submit_and_
     node = submit_and_await(builder, timeout=180)
     assert node.is_finished_ok, node.exit_message
     np.testing.assert_allclose(
-        node.outputs.results.get_dataframe()['energy_ev'], direct_energies(random_model_file, cells), atol=1e-6
+        node.outputs.results.get_dataframe()['energy_ev'], mace_energies(random_model_file, cells), atol=1e-6
     )

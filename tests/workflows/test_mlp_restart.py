@@ -2,7 +2,6 @@
 
 import sys
 
-import mace.calculators
 import numpy as np
 import pytest
 from aiida.engine import run_get_node
@@ -47,7 +46,7 @@ def test_restart_resubmits_only_unconverged_structures(aiida_localhost, tmp_path
 
 
 @pytest.mark.slow
-def test_batch_work_chain_splits_by_walltime_and_merges_in_order(aiida_localhost, tmp_path):
+def test_batch_work_chain_splits_by_walltime_and_merges_in_order(aiida_localhost, tmp_path, mace_energies):
     from aiida.orm import Float  # noqa: PLC0415
 
     from aiida_ifacerank.workflows.mlp import MlpBatchWorkChain, batch_size  # noqa: PLC0415
@@ -74,12 +73,6 @@ def test_batch_work_chain_splits_by_walltime_and_merges_in_order(aiida_localhost
     assert sorted(len(job.inputs.structures) for job in jobs) == [1, 2, 2]
     table = outputs['results'].get_dataframe()
     assert list(table['label']) == ['s0', 's1', 's2', 's3', 's4'] and list(table['index']) == [0, 1, 2, 3, 4]
-    calculator = mace.calculators.MACECalculator(model_paths=str(model_file), device='cpu', default_dtype='float64')
-    expected = []
-    for cell in cells:
-        atoms = cell.copy()
-        atoms.calc = calculator
-        expected.append(atoms.get_potential_energy())
-    np.testing.assert_allclose(table['energy_ev'], expected, atol=1e-6)
+    np.testing.assert_allclose(table['energy_ev'], mace_energies(model_file, cells), atol=1e-6)
     with pytest.raises(ValueError, match='cannot hold even one structure'):
         batch_size(30, 10.0)
