@@ -58,6 +58,16 @@ def artemis_code(aiida_localhost):
 
 
 @pytest.fixture
+def python_code(aiida_localhost):
+    """The test session's own Python (it has mace and chgnet) as the code that runs the MLP driver."""
+    import sys  # noqa: PLC0415
+
+    from aiida.orm import InstalledCode  # noqa: PLC0415
+
+    return InstalledCode(label='python', computer=aiida_localhost, filepath_executable=sys.executable).store()
+
+
+@pytest.fixture
 def mace_energies():
     """Function (model file, list of Atoms) -> energies (eV) from a direct in-process MACECalculator."""
 

@@ -1,4 +1,10 @@
-"""``ifacerank.mace``: relax or evaluate many structures per job with a machine-learned potential."""
+"""``ifacerank.mace``: relax or evaluate many structures per job with a machine-learned potential.
+
+MACE is the default engine; SevenNet and CHGNet (pretrained weights inside their PyPI packages, so
+they work offline) run behind the same job through ``engine``. The code is a Python interpreter on
+the remote computer that has the engine installed: SevenNet needs e3nn >= 0.5 while mace-torch pins
+e3nn 0.4.4, so SevenNet lives in its own environment and gets its own AiiDA code.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,10 @@ from aiida.orm import Dict, Str
 
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData, TableData
 
+ENGINES = ('mace', 'sevennet', 'chgnet')
+
 DEFAULTS = {
+    'engine': 'mace',
     'task': 'relax',
     'optimizer': 'FIRE',
     'fmax': 0.05,
@@ -19,13 +28,14 @@ DEFAULTS = {
     'cell': 'normal',
     'frozen_layers_ang': 0.0,
     'device': 'cpu',
-    'dtype': 'float64',
+    'dtype': None,
     'threads': 0,
 }
 """Settings of the driver: ``task`` relax | single_point; ``cell`` normal (the length normal to the
 interface relaxes, in-plane lattice fixed: periodic two-interface cells) | fixed (slabs with
 vacuum); ``fmax`` eV/Å; ``frozen_layers_ang`` freezes atoms within that distance (Å) of both cell
-faces along c; ``threads`` 0 leaves torch's default."""
+faces along c; ``dtype`` None is the engine's own (MACE float64, which relaxations need; SevenNet and
+CHGNet float32, the only precision they run in); ``threads`` 0 leaves torch's default."""
 
 
 def check_settings(settings: dict) -> str | None:
@@ -35,15 +45,18 @@ def check_settings(settings: dict) -> str | None:
         return f'unknown setting(s) {unknown}: use {sorted(DEFAULTS)}.'
     merged = {**DEFAULTS, **settings}
     choices = {
+        'engine': ENGINES,
         'task': ('relax', 'single_point'),
         'optimizer': ('FIRE', 'BFGS', 'LBFGS'),
         'cell': ('normal', 'fixed'),
         'device': ('cpu', 'cuda'),
-        'dtype': ('float32', 'float64'),
+        'dtype': (None, 'float32', 'float64'),
     }
     for key, allowed in choices.items():
         if merged[key] not in allowed:
             return f'{key} must be one of {allowed}, got {merged[key]!r}.'
+    if merged['engine'] != 'mace' and merged['dtype'] == 'float64':
+        return f"{merged['engine']} runs in float32 only: leave dtype unset or set it to 'float32'."
     if not merged['fmax'] > 0:
         return f'fmax must be > 0 eV/Å, got {merged["fmax"]}.'
     if int(merged['max_steps']) < 1:
@@ -57,9 +70,13 @@ def _validate_inputs(inputs, _):
     models = [name for name in ('model', 'model_path', 'foundation_model') if name in inputs]
     if len(models) != 1:
         return f'give exactly one of model, model_path or foundation_model, got {models or "none"}.'
-    if 'parameters' in inputs:
-        return check_settings(inputs['parameters'].get_dict())
-    return None
+    settings = inputs['parameters'].get_dict() if 'parameters' in inputs else {}
+    error = check_settings(settings)
+    if error is None and 'model' in inputs:
+        engine, stored = settings.get('engine', DEFAULTS['engine']), inputs['model'].base.attributes.get('engine')
+        if stored != engine:
+            error = f"the model node is a {stored!r} model but parameters['engine'] is {engine!r}: make them agree."
+    return error
 
 
 class MlpCalculation(CalcJob):
@@ -84,7 +101,8 @@ class MlpCalculation(CalcJob):
             'foundation_model',
             valid_type=Str,
             required=False,
-            help='Foundation model name (e.g. MACE-MP-0 "large"; downloaded by the driver).',
+            help='Pretrained model name: MACE-MP-0 "large" etc. (downloaded by the driver), SevenNet "7net-0", '
+            'CHGNet "0.3.0" (both shipped in their packages).',
         )
         spec.input('parameters', valid_type=Dict, required=False, help='Driver settings, see DEFAULTS.')
         spec.inputs.validator = _validate_inputs

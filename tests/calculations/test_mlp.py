@@ -1,11 +1,9 @@
 """``ifacerank.mace``: batched MACE jobs against direct in-process MACE calls, failures, daemon."""
 
-import sys
-
 import numpy as np
 import pytest
 from aiida.engine import run_get_node
-from aiida.orm import Dict, InstalledCode
+from aiida.orm import Dict
 from ase.build import bulk
 
 from aiida_ifacerank.calculations.mlp import MlpCalculation
@@ -16,12 +14,6 @@ from aiida_ifacerank.tools.tiny_mace import build_random_mace
 @pytest.fixture(scope='session')
 def random_model_file(tmp_path_factory):
     return build_random_mace(tmp_path_factory.mktemp('model') / 'random.model')
-
-
-@pytest.fixture
-def python_code(aiida_localhost):
-    """The test session's own Python (it has mace) as the code that runs the driver."""
-    return InstalledCode(label='python', computer=aiida_localhost, filepath_executable=sys.executable).store()
 
 
 def si_ge_cells(count=4, seed=0):

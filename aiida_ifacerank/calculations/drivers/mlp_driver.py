@@ -1,4 +1,4 @@
-"""Relax or evaluate many structures with one MACE model, loading the model once.
+"""Relax or evaluate many structures with one MACE, SevenNet or CHGNet model, loading it once.
 
 Runs on the remote computer: ``python mlp_driver.py settings.json``. Reads ``structures.extxyz``,
 appends each finished structure to ``results.extxyz`` and one JSON line to ``results.jsonl``
@@ -16,13 +16,23 @@ import numpy as np
 
 
 def load_calculator(settings):
-    """MACE calculator from a model file or a foundation-model name."""
+    """ASE calculator of ``settings['engine']`` from a model file or a pretrained-model name."""
+    device, model_file, name = settings['device'], settings.get('model_file'), settings.get('foundation_model')
+    if settings['engine'] == 'sevennet':
+        from sevenn.calculator import SevenNetCalculator  # noqa: PLC0415
+
+        return SevenNetCalculator(model=model_file or name, device=device)
+    if settings['engine'] == 'chgnet':
+        from chgnet.model import CHGNet, CHGNetCalculator  # noqa: PLC0415
+
+        model = CHGNet.from_file(model_file) if model_file else CHGNet.load(model_name=name, use_device=device)
+        return CHGNetCalculator(model=model, use_device=device)
     import mace.calculators  # noqa: PLC0415 - mace before e3nn (sets the torch.load flag)
 
-    device, dtype = settings['device'], settings['dtype']
-    if settings.get('foundation_model'):
-        return mace.calculators.mace_mp(model=settings['foundation_model'], device=device, default_dtype=dtype)
-    return mace.calculators.MACECalculator(model_paths=settings['model_file'], device=device, default_dtype=dtype)
+    dtype = settings['dtype'] or 'float64'
+    if name:
+        return mace.calculators.mace_mp(model=name, device=device, default_dtype=dtype)
+    return mace.calculators.MACECalculator(model_paths=model_file, device=device, default_dtype=dtype)
 
 
 def optimiser_class(name):
