@@ -13,5 +13,6 @@ def cmd_root():
 
 from .analyse import cmd_analyse  # noqa: E402
 from .generate import cmd_generate  # noqa: E402
+from .pseudos import cmd_install_pseudos  # noqa: E402
 
-__all__ = ('cmd_analyse', 'cmd_generate', 'cmd_root')
+__all__ = ('cmd_analyse', 'cmd_generate', 'cmd_install_pseudos', 'cmd_root')

@@ -1,0 +1,1 @@
+"""Protocol files (YAML) behind ``get_builder_from_protocol``."""

@@ -1,0 +1,75 @@
+"""Pure helpers that translate the DFT protocol choices into Quantum ESPRESSO and VASP settings."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ase.units import Bohr, Rydberg
+
+RY_BOHR_EV_ANG = Rydberg / Bohr
+"""1 Ry/Bohr in eV/Å."""
+
+CELL_CHOICES = ('normal', 'fixed')
+"""``normal``: positions and the cell length normal to the interface (c, along z) relax, the in-plane
+lattice stays fixed (periodic two-interface cells); ``fixed``: positions only (slabs with vacuum).
+The MLP path (``ifacerank.mace``, setting ``cell``) offers the same two."""
+
+
+def qe_force_threshold(fmax_ev_ang: float) -> float:
+    """QE ``forc_conv_thr`` (Ry/Bohr) that guarantees every atomic force norm <= ``fmax_ev_ang``.
+
+    QE compares each Cartesian component with ``forc_conv_thr``; a component bound of fmax/√3
+    bounds the norm by fmax, the criterion of the MLP path and of VASP's negative EDIFFG.
+    """
+    return fmax_ev_ang / math.sqrt(3) / RY_BOHR_EV_ANG
+
+
+def gamma_only(num_atoms: int, threshold: int) -> bool:
+    """Whether a cell of ``num_atoms`` atoms is computed at the Gamma point only (more than ``threshold``)."""
+    return num_atoms > threshold
+
+
+def qe_relax_parameters(mode: str, cell: str) -> dict:
+    """``CONTROL.calculation`` and the ``CELL`` namelist for ``mode`` (relax | scf) and ``cell``."""
+    if mode == 'scf':
+        return {'CONTROL': {'calculation': 'scf'}}
+    if cell == 'fixed':
+        return {'CONTROL': {'calculation': 'relax'}}
+    return {'CONTROL': {'calculation': 'vc-relax'}, 'CELL': {'cell_dofree': 'z', 'cell_dynamics': 'bfgs'}}
+
+
+def vasp_relax_incar(mode: str, cell: str, fmax_ev_ang: float) -> dict:
+    """INCAR tags of ``mode`` and ``cell``: ISIF 3 with only c free (LATTICE_CONSTRAINTS, VASP >= 6) or ISIF 2."""
+    if mode == 'scf':
+        return {'nsw': 0, 'ibrion': -1}
+    incar = {'ediffg': -fmax_ev_ang, 'ibrion': 2}
+    if cell == 'fixed':
+        return {**incar, 'isif': 2}
+    return {**incar, 'isif': 3, 'lattice_constraints': [False, False, True]}
+
+
+def qe_dipole_parameters() -> dict:
+    """Dipole correction along c for slabs with vacuum (sawtooth in the vacuum region)."""
+    return {
+        'CONTROL': {'tefield': True, 'dipfield': True},
+        'SYSTEM': {'edir': 3, 'emaxpos': 0.95, 'eopreg': 0.05, 'eamp': 0.0},
+    }
+
+
+def vasp_dipole_incar() -> dict:
+    """Dipole correction along c for slabs with vacuum."""
+    return {'ldipol': True, 'idipol': 3}
+
+
+def qe_times_seconds(stdout: str) -> tuple[float, float] | None:
+    """(CPU, wall) time (s) of a pw.x run from its last ``PWSCF : ... CPU ... WALL`` line, or None."""
+    from aiida_quantumespresso.parsers.parse_raw.base import convert_qe_time_to_sec  # noqa: PLC0415
+
+    matches = re.findall(r'PWSCF\s*:\s*(.+?)\s*CPU\s+(.+?)\s*WALL', stdout)
+    return (convert_qe_time_to_sec(matches[-1][0]), convert_qe_time_to_sec(matches[-1][1])) if matches else None
+
+
+def qe_ionic_steps(stdout: str) -> int:
+    """Number of converged SCF cycles (lines starting with ``!``) in a pw.x output."""
+    return len(re.findall(r'^!', stdout, flags=re.MULTILINE))

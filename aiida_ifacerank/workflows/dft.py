@@ -1,0 +1,338 @@
+"""``ifacerank.dft``: relax or evaluate one structure with Quantum ESPRESSO or VASP, outputs normalized.
+
+The engines' own work chains do the input writing, restarts and error handling
+(aiida-quantumespresso's ``PwRelaxWorkChain`` around ``PwBaseWorkChain``, aiida-vasp's
+``VaspRelaxWorkChain`` around ``VaspWorkChain``); this work chain picks one, and turns its outputs
+into the same few nodes for both: structure, energy (eV), forces (eV/Å) and a summary with
+convergence, cost and the job that made the energy.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+
+import numpy as np
+from aiida import orm
+from aiida.common import AttributeDict
+from aiida.engine import ToContext, WorkChain, calcfunction
+from aiida.plugins import CalculationFactory, WorkflowFactory
+from aiida_quantumespresso.common.types import RelaxType
+from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin, recursive_merge
+
+from aiida_ifacerank.tools import dft as settings
+
+PwCalculation = CalculationFactory('quantumespresso.pw')
+PwRelaxWorkChain = WorkflowFactory('quantumespresso.pw.relax')
+VaspRelaxWorkChain = WorkflowFactory('vasp.relax')
+
+ENGINES = {'qe': PwRelaxWorkChain, 'vasp': VaspRelaxWorkChain}
+MODES = ('relax', 'scf')
+PROTOCOL_KEYS = {
+    'fmax_ev_ang',
+    'gamma_only_above_atoms',
+    'kpoints_distance_inv_ang',
+    'max_wallclock_seconds',
+    'dipole_correction',
+    'qe',
+    'vasp',
+}
+
+
+def _choice(allowed):
+    def validator(value, _):
+        if value is not None and value.value not in allowed:
+            return f'must be one of {tuple(allowed)}, got {value.value!r}.'
+        return None
+
+    return validator
+
+
+def validate_inputs(inputs, _):
+    """The namespace of ``engine`` is filled, the other is not, and ``mode`` matches the engine inputs."""
+    engine, mode = inputs['engine'].value, inputs['mode'].value
+    for name in ENGINES:
+        if name == engine and not inputs.get(name):
+            return (
+                f'engine is {engine!r} but the {engine!r} inputs are empty: '
+                f'build them with DftWorkChain.get_builder_from_protocol(code, structure, engine={engine!r}).'
+            )
+        if name != engine and inputs.get(name):
+            return f'engine is {engine!r} but {name!r} inputs were given too: give only one engine.'
+    if engine == 'qe':
+        calculation = inputs['qe']['base_relax']['pw']['parameters'].get_dict()['CONTROL'].get('calculation')
+        if (calculation == 'scf') != (mode == 'scf'):
+            return f"mode is {mode!r} but qe.base_relax.pw.parameters has CONTROL.calculation = '{calculation}'."
+    else:
+        relax_settings = inputs['vasp'].get('relax_settings')
+        perform = relax_settings.get_dict().get('perform', True) if relax_settings else True
+        if perform != (mode == 'relax'):
+            return f'mode is {mode!r} but vasp.relax_settings.perform is {perform}.'
+    return None
+
+
+class DftWorkChain(ProtocolMixin, WorkChain):
+    """Relax (or single-point) one structure with Quantum ESPRESSO or VASP."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input('structure', valid_type=orm.StructureData, help='Interface or bulk reference cell.')
+        spec.input('engine', valid_type=orm.Str, validator=_choice(ENGINES), help='qe or vasp.')
+        spec.input(
+            'mode',
+            valid_type=orm.Str,
+            default=lambda: orm.Str('relax'),
+            validator=_choice(MODES),
+            help='relax, or scf: a single point on the given geometry (the MLP@DFT mode).',
+        )
+        namespace_options = {'required': False, 'populate_defaults': False}
+        spec.expose_inputs(
+            PwRelaxWorkChain,
+            namespace='qe',
+            exclude=('structure',),
+            namespace_options={**namespace_options, 'help': 'Inputs of the Quantum ESPRESSO PwRelaxWorkChain.'},
+        )
+        spec.expose_inputs(
+            VaspRelaxWorkChain,
+            namespace='vasp',
+            exclude=('structure',),
+            namespace_options={**namespace_options, 'help': 'Inputs of the aiida-vasp VaspRelaxWorkChain.'},
+        )
+        spec.inputs.validator = validate_inputs
+        spec.outline(cls.run_engine, cls.results)
+        spec.output('structure', valid_type=orm.StructureData, help='Relaxed structure (scf: the input one).')
+        spec.output('energy', valid_type=orm.Float, help='Total energy (eV) of the output structure.')
+        spec.output('forces', valid_type=orm.ArrayData, help="Array 'forces' (eV/Å, atoms x 3) on that structure.")
+        spec.output(
+            'summary',
+            valid_type=orm.Dict,
+            help='energy_ev, max_force_ev_ang, converged, ionic_steps, jobs, wall_time_s, cpu_time_s, '
+            'core_hours, energy_job_uuid.',
+        )
+        spec.exit_code(
+            401,
+            'ERROR_ENGINE_FAILED',
+            message='{workchain}<{pk}> failed with exit status {status}: {message}',
+        )
+
+    @classmethod
+    def get_protocol_filepath(cls):
+        return resources.files('aiida_ifacerank.protocols') / 'dft.yaml'
+
+    @classmethod
+    def get_builder_from_protocol(
+        cls,
+        code: orm.AbstractCode,
+        structure: orm.StructureData,
+        engine: str = 'qe',
+        protocol: str | None = None,
+        mode: str = 'relax',
+        cell: str = 'normal',
+        overrides: dict | None = None,
+        options: dict | None = None,
+    ):
+        """Builder for ``engine`` (qe | vasp), ``mode`` (relax | scf) and ``cell`` (normal | fixed).
+
+        ``overrides`` uses the keys of ``protocols/dft.yaml``; ``overrides[engine]['overrides']`` goes
+        unchanged to the engine's own ``get_builder_from_protocol``. ``options`` (scheduler options)
+        apply to every job. Bulk references for μ_i: the same call on the bulk cell with ``cell='fixed'``
+        on a cell at the reference lattice constant, so the settings are the interface's own.
+        """
+        for name, value, allowed in (('engine', engine, ENGINES), ('mode', mode, MODES)):
+            if value not in allowed:
+                raise ValueError(f'{name} must be one of {tuple(allowed)}, got {value!r}.')
+        if cell not in settings.CELL_CHOICES:
+            raise ValueError(f'cell must be one of {settings.CELL_CHOICES}, got {cell!r}.')
+        unknown = sorted(set(overrides or {}) - PROTOCOL_KEYS)
+        if unknown:
+            raise ValueError(f'unknown override key(s) {unknown}: use {sorted(PROTOCOL_KEYS)}.')
+        inputs = cls.get_protocol_inputs(protocol, copy.deepcopy(overrides))
+        options = recursive_merge({'max_wallclock_seconds': inputs['max_wallclock_seconds']}, options or {})
+        use_gamma = settings.gamma_only(len(structure.sites), inputs['gamma_only_above_atoms'])
+        builder = cls.get_builder()
+        builder.structure = structure
+        builder.engine = orm.Str(engine)
+        builder.mode = orm.Str(mode)
+        make = cls._qe_inputs if engine == 'qe' else cls._vasp_inputs
+        builder[engine] = make(code, structure, inputs, mode, cell, use_gamma, options)
+        return builder
+
+    @staticmethod
+    def _qe_inputs(code, structure, inputs, mode, cell, use_gamma, options):
+        qe = inputs['qe']
+        parameters = {'CONTROL': {'forc_conv_thr': settings.qe_force_threshold(inputs['fmax_ev_ang'])}}
+        if inputs['dipole_correction']:
+            parameters = recursive_merge(parameters, settings.qe_dipole_parameters())
+        base = {
+            'pseudo_family': qe['pseudo_family'],
+            'kpoints_distance': inputs['kpoints_distance_inv_ang'],
+            'pw': {'parameters': parameters},
+        }
+        relax_type = {'scf': RelaxType.NONE, 'fixed': RelaxType.POSITIONS, 'normal': RelaxType.POSITIONS_CELL}
+        builder = PwRelaxWorkChain.get_builder_from_protocol(
+            code,
+            structure,
+            protocol=qe['protocol'],
+            overrides=recursive_merge({'base_relax': base, 'base_init_relax': base}, qe.get('overrides', {})),
+            relax_type=relax_type['scf' if mode == 'scf' else cell],
+            options=options,
+        )
+        del builder['base_init_relax']
+        base_relax = builder.base_relax
+        if mode == 'relax' and cell == 'normal':  # aiida-qe frees the whole cell of a 3D-periodic structure
+            base_relax.pw.parameters = orm.Dict(
+                recursive_merge(base_relax.pw.parameters.get_dict(), settings.qe_relax_parameters(mode, cell))
+            )
+        if use_gamma:
+            kpoints = orm.KpointsData()
+            kpoints.set_kpoints_mesh([1, 1, 1])
+            base_relax.kpoints = kpoints
+            del base_relax['kpoints_distance']
+            pw_settings = base_relax.pw.settings.get_dict() if 'settings' in base_relax.pw else {}
+            base_relax.pw.settings = orm.Dict({**pw_settings, 'gamma_only': True})
+        builder.meta_convergence = orm.Bool(qe['meta_convergence'] and mode == 'relax' and cell == 'normal')
+        del builder['structure']
+        return builder._inputs(prune=True)
+
+    @staticmethod
+    def _vasp_inputs(code, structure, inputs, mode, cell, use_gamma, options):
+        vasp = inputs['vasp']
+        incar = recursive_merge(
+            {'encut': vasp['encut_ev']}, settings.vasp_relax_incar(mode, cell, inputs['fmax_ev_ang'])
+        )
+        if inputs['dipole_correction']:
+            incar = {**incar, **settings.vasp_dipole_incar()}
+        kpoints = {'mesh': [1, 1, 1]} if use_gamma else {'spacing': inputs['kpoints_distance_inv_ang'] / (2 * np.pi)}
+        relax_settings = {
+            'perform': mode == 'relax',
+            'positions': True,
+            'shape': cell == 'normal',
+            'volume': cell == 'normal',
+            'force_cutoff': inputs['fmax_ev_ang'],
+        }
+        engine_overrides = recursive_merge(
+            {
+                'relax_settings': relax_settings,
+                'vasp': {
+                    'parameters': {'incar': incar},
+                    'potential_family': vasp['potential_family'],
+                    'kpoints': kpoints,
+                },
+            },
+            vasp.get('overrides', {}),
+        )
+        builder = VaspRelaxWorkChain.get_builder_from_protocol(
+            code, structure, protocol=vasp['protocol'], overrides=engine_overrides, options=options
+        )
+        del builder['structure']
+        return builder._inputs(prune=True)
+
+    def run_engine(self):
+        """Submit the engine's relax work chain on the input structure."""
+        engine = self.inputs.engine.value
+        inputs = AttributeDict(self.exposed_inputs(ENGINES[engine], namespace=engine))
+        inputs.structure = self.inputs.structure
+        inputs.metadata.call_link_label = engine
+        return ToContext(engine_workchain=self.submit(ENGINES[engine], **inputs))
+
+    def results(self):
+        """Normalize the engine's outputs, or fail with the engine's exit status and message."""
+        workchain = self.ctx.engine_workchain
+        if not workchain.is_finished_ok:
+            return self.exit_codes.ERROR_ENGINE_FAILED.format(
+                workchain=workchain.process_label,
+                pk=workchain.pk,
+                status=workchain.exit_status,
+                message=workchain.exit_message or 'excepted or killed',
+            )
+        jobs = [node for node in workchain.called_descendants if isinstance(node, orm.CalcJobNode)]
+        if self.inputs.engine.value == 'qe':
+            jobs = [job for job in jobs if 'retrieved' in job.outputs]
+            outputs = normalize_qe(
+                parameters=workchain.outputs.output_parameters,
+                trajectory=workchain.outputs.output_trajectory,
+                mpiprocs=orm.List([_mpiprocs(job) for job in jobs]),
+                **{f'retrieved_{index}': job.outputs.retrieved for index, job in enumerate(jobs)},
+            )
+            structure = workchain.outputs.output_structure if 'output_structure' in workchain.outputs else None
+        else:
+            outputs = normalize_vasp(
+                misc=workchain.outputs.misc,
+                arrays=workchain.outputs.arrays,
+                mpiprocs=orm.List([_mpiprocs(job) for job in jobs]),
+            )
+            structure = workchain.outputs.relax.structure if 'relax' in workchain.outputs else None
+        self.out('structure', structure or self.inputs.structure)
+        self.out_many(outputs)
+        return None
+
+
+def _mpiprocs(job) -> int:
+    """Number of MPI processes of a job."""
+    resources = job.get_option('resources') or {}
+    if 'tot_num_mpiprocs' in resources:
+        return int(resources['tot_num_mpiprocs'])
+    return int(resources.get('num_machines', 1) * resources.get('num_mpiprocs_per_machine', 1))
+
+
+@calcfunction
+def normalize_qe(parameters, trajectory, mpiprocs, **retrieved):
+    """Energy (eV) and forces (eV/Å) of the last pw.x run; steps, wall and CPU time summed over all runs.
+
+    ``retrieved_<i>`` are the retrieved folders of all pw.x jobs, ``mpiprocs[i]`` their MPI processes.
+    """
+    steps = wall = cpu = core_hours = 0.0
+    for index in range(len(retrieved)):
+        stdout = retrieved[f'retrieved_{index}'].get_object_content(PwCalculation._DEFAULT_OUTPUT_FILE)
+        times = settings.qe_times_seconds(stdout)
+        steps += settings.qe_ionic_steps(stdout)
+        if times:
+            cpu, wall = cpu + times[0], wall + times[1]
+            core_hours += times[1] * mpiprocs[index] / 3600
+    return _outputs(
+        energy=parameters['energy'],
+        forces=trajectory.get_array('forces')[-1],
+        summary={
+            'engine': 'qe',
+            'ionic_steps': int(steps),
+            'jobs': len(retrieved),
+            'wall_time_s': wall,
+            'cpu_time_s': cpu,
+            'core_hours': core_hours,
+            'energy_job_uuid': parameters.creator.uuid,
+        },
+    )
+
+
+@calcfunction
+def normalize_vasp(misc, arrays, mpiprocs):
+    """Energy (eV), forces (eV/Å) and summary from the last VASP run."""
+    output = misc.get_dict()
+    stats = output.get('run_stats', {})
+    wall = float(stats.get('elapsed_time', 0.0))
+    return _outputs(
+        energy=output['total_energies']['energy_extrapolated'],
+        forces=arrays.get_array('forces')[-1] if arrays.get_array('forces').ndim == 3 else arrays.get_array('forces'),
+        summary={
+            'engine': 'vasp',
+            'ionic_steps': int(output.get('run_status', {}).get('last_iteration_index', [0])[0] or 0),
+            'jobs': len(mpiprocs),
+            'wall_time_s': wall,
+            'cpu_time_s': float(stats.get('total_cpu_time_used', 0.0)),
+            'core_hours': wall * mpiprocs[-1] / 3600,
+            'energy_job_uuid': misc.creator.uuid,
+        },
+    )
+
+
+def _outputs(energy: float, forces, summary: dict) -> dict:
+    forces = np.asarray(forces, dtype=float)
+    array = orm.ArrayData()
+    array.set_array('forces', forces)
+    max_force = float(np.sqrt((forces**2).sum(axis=1)).max()) if len(forces) else 0.0
+    return {
+        'energy': orm.Float(energy),
+        'forces': array,
+        'summary': orm.Dict({**summary, 'energy_ev': float(energy), 'max_force_ev_ang': max_force, 'converged': True}),
+    }
