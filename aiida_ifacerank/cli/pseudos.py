@@ -27,4 +27,6 @@ def cmd_install_pseudos(label, directory):
     except FileNotFoundError as exception:
         echo.echo_critical(str(exception))
     elements = ', '.join(sorted(family.elements))
-    echo.echo_success(f'family {family.label} (pk {family.pk}): {elements}; stringencies {family.get_cutoff_stringencies()}')
+    echo.echo_success(
+        f'family {family.label} (pk {family.pk}): {elements}; stringencies {family.get_cutoff_stringencies()}'
+    )

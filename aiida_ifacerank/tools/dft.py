@@ -10,10 +10,11 @@ from ase.units import Bohr, Rydberg
 RY_BOHR_EV_ANG = Rydberg / Bohr
 """1 Ry/Bohr in eV/Å."""
 
-CELL_CHOICES = ('normal', 'fixed')
+CELL_CHOICES = ('normal', 'fixed', 'all')
 """``normal``: positions and the cell length normal to the interface (c, along z) relax, the in-plane
-lattice stays fixed (periodic two-interface cells); ``fixed``: positions only (slabs with vacuum).
-The MLP path (``ifacerank.mace``, setting ``cell``) offers the same two."""
+lattice stays fixed (periodic two-interface cells); ``fixed``: positions only (slabs with vacuum);
+``all``: positions and the whole cell (bulk references at their own lattice constant). The MLP path
+(``ifacerank.mace``, setting ``cell``) offers the same three."""
 
 
 def qe_force_threshold(fmax_ev_ang: float) -> float:
@@ -36,17 +37,24 @@ def qe_relax_parameters(mode: str, cell: str) -> dict:
         return {'CONTROL': {'calculation': 'scf'}}
     if cell == 'fixed':
         return {'CONTROL': {'calculation': 'relax'}}
-    return {'CONTROL': {'calculation': 'vc-relax'}, 'CELL': {'cell_dofree': 'z', 'cell_dynamics': 'bfgs'}}
+    dofree = {'normal': 'z', 'all': 'all'}[cell]
+    return {'CONTROL': {'calculation': 'vc-relax'}, 'CELL': {'cell_dofree': dofree, 'cell_dynamics': 'bfgs'}}
 
 
-def vasp_relax_incar(mode: str, cell: str, fmax_ev_ang: float) -> dict:
-    """INCAR tags of ``mode`` and ``cell``: ISIF 3 with only c free (LATTICE_CONSTRAINTS, VASP >= 6) or ISIF 2."""
-    if mode == 'scf':
-        return {'nsw': 0, 'ibrion': -1}
-    incar = {'ediffg': -fmax_ev_ang, 'ibrion': 2}
-    if cell == 'fixed':
-        return {**incar, 'isif': 2}
-    return {**incar, 'isif': 3, 'lattice_constraints': [False, False, True]}
+def vasp_relax_settings(mode: str, cell: str, fmax_ev_ang: float) -> dict:
+    """aiida-vasp ``relax_settings``: it sets IBRION, NSW, ISIF (3 with the cell free, else 2) and EDIFFG = -fmax."""
+    return {
+        'perform': mode == 'relax',
+        'positions': True,
+        'shape': cell != 'fixed',
+        'volume': cell != 'fixed',
+        'force_cutoff': fmax_ev_ang,
+    }
+
+
+def vasp_relax_incar(mode: str, cell: str) -> dict:
+    """Extra INCAR tags: with ``normal`` only c may change (ISIF 3 with LATTICE_CONSTRAINTS, VASP >= 6.2)."""
+    return {'lattice_constraints': 'F F T'} if mode == 'relax' and cell == 'normal' else {}
 
 
 def qe_dipole_parameters() -> dict:

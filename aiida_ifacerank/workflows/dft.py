@@ -169,7 +169,12 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             'kpoints_distance': inputs['kpoints_distance_inv_ang'],
             'pw': {'parameters': parameters},
         }
-        relax_type = {'scf': RelaxType.NONE, 'fixed': RelaxType.POSITIONS, 'normal': RelaxType.POSITIONS_CELL}
+        relax_type = {
+            'scf': RelaxType.NONE,
+            'fixed': RelaxType.POSITIONS,
+            'normal': RelaxType.POSITIONS_CELL,
+            'all': RelaxType.POSITIONS_CELL,
+        }
         builder = PwRelaxWorkChain.get_builder_from_protocol(
             code,
             structure,
@@ -191,29 +196,20 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             del base_relax['kpoints_distance']
             pw_settings = base_relax.pw.settings.get_dict() if 'settings' in base_relax.pw else {}
             base_relax.pw.settings = orm.Dict({**pw_settings, 'gamma_only': True})
-        builder.meta_convergence = orm.Bool(qe['meta_convergence'] and mode == 'relax' and cell == 'normal')
+        builder.meta_convergence = orm.Bool(qe['meta_convergence'] and mode == 'relax' and cell != 'fixed')
         del builder['structure']
         return builder._inputs(prune=True)
 
     @staticmethod
     def _vasp_inputs(code, structure, inputs, mode, cell, use_gamma, options):
         vasp = inputs['vasp']
-        incar = recursive_merge(
-            {'encut': vasp['encut_ev']}, settings.vasp_relax_incar(mode, cell, inputs['fmax_ev_ang'])
-        )
+        incar = {'encut': vasp['encut_ev'], **settings.vasp_relax_incar(mode, cell)}
         if inputs['dipole_correction']:
-            incar = {**incar, **settings.vasp_dipole_incar()}
+            incar.update(settings.vasp_dipole_incar())
         kpoints = {'mesh': [1, 1, 1]} if use_gamma else {'spacing': inputs['kpoints_distance_inv_ang'] / (2 * np.pi)}
-        relax_settings = {
-            'perform': mode == 'relax',
-            'positions': True,
-            'shape': cell == 'normal',
-            'volume': cell == 'normal',
-            'force_cutoff': inputs['fmax_ev_ang'],
-        }
         engine_overrides = recursive_merge(
             {
-                'relax_settings': relax_settings,
+                'relax_settings': settings.vasp_relax_settings(mode, cell, inputs['fmax_ev_ang']),
                 'vasp': {
                     'parameters': {'incar': incar},
                     'potential_family': vasp['potential_family'],
@@ -257,10 +253,11 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             )
             structure = workchain.outputs.output_structure if 'output_structure' in workchain.outputs else None
         else:
+            jobs = [job for job in jobs if 'misc' in job.outputs]
             outputs = normalize_vasp(
                 misc=workchain.outputs.misc,
-                arrays=workchain.outputs.arrays,
                 mpiprocs=orm.List([_mpiprocs(job) for job in jobs]),
+                **{f'misc_{index}': job.outputs.misc for index, job in enumerate(jobs)},
             )
             structure = workchain.outputs.relax.structure if 'relax' in workchain.outputs else None
         self.out('structure', structure or self.inputs.structure)
@@ -306,21 +303,30 @@ def normalize_qe(parameters, trajectory, mpiprocs, **retrieved):
 
 
 @calcfunction
-def normalize_vasp(misc, arrays, mpiprocs):
-    """Energy (eV), forces (eV/Å) and summary from the last VASP run."""
+def normalize_vasp(misc, mpiprocs, **jobs):
+    """Energy (eV, extrapolated to zero smearing) and forces (eV/Å) of the last VASP run; steps and time summed.
+
+    ``misc_<i>`` are the parsed outputs of all VASP jobs, ``mpiprocs[i]`` their MPI processes.
+    """
     output = misc.get_dict()
-    stats = output.get('run_stats', {})
-    wall = float(stats.get('elapsed_time', 0.0))
+    steps = wall = cpu = core_hours = 0.0
+    for index in range(len(jobs)):
+        job = jobs[f'misc_{index}'].get_dict()
+        stats = job.get('run_stats', {})
+        steps += job.get('run_status', {}).get('last_iteration_index', [0])[0]
+        wall += stats.get('elapsed_time', 0.0)
+        cpu += stats.get('total_cpu_time_used', 0.0)
+        core_hours += stats.get('elapsed_time', 0.0) * mpiprocs[index] / 3600
     return _outputs(
         energy=output['total_energies']['energy_extrapolated'],
-        forces=arrays.get_array('forces')[-1] if arrays.get_array('forces').ndim == 3 else arrays.get_array('forces'),
+        forces=output['forces'],
         summary={
             'engine': 'vasp',
-            'ionic_steps': int(output.get('run_status', {}).get('last_iteration_index', [0])[0] or 0),
-            'jobs': len(mpiprocs),
+            'ionic_steps': int(steps),
+            'jobs': len(jobs),
             'wall_time_s': wall,
-            'cpu_time_s': float(stats.get('total_cpu_time_used', 0.0)),
-            'core_hours': wall * mpiprocs[-1] / 3600,
+            'cpu_time_s': cpu,
+            'core_hours': core_hours,
             'energy_job_uuid': misc.creator.uuid,
         },
     )

@@ -64,6 +64,8 @@ def evaluate(atoms, calculator, settings):
         target = atoms
         if settings['cell'] == 'normal':
             target = FrechetCellFilter(atoms, mask=[False, False, True, False, False, False])
+        elif settings['cell'] == 'all':
+            target = FrechetCellFilter(atoms)
         optimiser = optimiser_class(settings['optimizer'])(target, logfile=None)
         fmax, criterion = settings['fmax'], settings['fmax']
         while True:  # the cell filter measures scaled forces: tighten until the atoms' own forces are below fmax
