@@ -31,11 +31,13 @@ DEFAULTS = {
     'dtype': None,
     'threads': 0,
 }
-"""Settings of the driver: ``task`` relax | single_point; ``cell`` normal (the length normal to the
-interface relaxes, in-plane lattice fixed: periodic two-interface cells) | fixed (slabs with
-vacuum) | all (the whole cell: bulk references), the choices of ``ifacerank.dft``; ``fmax`` eV/Å; ``frozen_layers_ang`` freezes atoms within that distance (Å) of both cell
-faces along c; ``dtype`` None is the engine's own (MACE float64, which relaxations need; SevenNet and
-CHGNet float32, the only precision they run in); ``threads`` 0 leaves torch's default."""
+"""Settings of the driver: ``engine`` mace | sevennet | chgnet; ``task`` relax | single_point;
+``cell`` normal (the length normal to the interface relaxes, in-plane lattice fixed: periodic
+two-interface cells) | fixed (slabs with vacuum) | all (the whole cell: bulk references), the
+choices of ``ifacerank.dft``; ``fmax`` eV/Å; ``frozen_layers_ang`` freezes atoms within that
+distance (Å) of both cell faces along c; ``dtype`` None is the engine's own (MACE float64, which
+relaxations need; SevenNet and CHGNet float32, the only precision they run in); ``threads`` 0
+leaves torch's default."""
 
 
 def check_settings(settings: dict) -> str | None:

@@ -53,7 +53,7 @@ def vasp_relax_settings(mode: str, cell: str, fmax_ev_ang: float) -> dict:
 
 
 def vasp_relax_incar(mode: str, cell: str) -> dict:
-    """Extra INCAR tags: with ``normal`` only c may change (ISIF 3 with LATTICE_CONSTRAINTS, VASP >= 6.2)."""
+    """Extra INCAR tags: with ``normal`` only c may change (ISIF 3 with LATTICE_CONSTRAINTS, VASP 6)."""
     return {'lattice_constraints': 'F F T'} if mode == 'relax' and cell == 'normal' else {}
 
 

@@ -10,6 +10,7 @@ convergence, cost and the job that made the energy.
 from __future__ import annotations
 
 import copy
+import math
 from importlib import resources
 
 import numpy as np
@@ -20,6 +21,7 @@ from aiida.plugins import CalculationFactory, WorkflowFactory
 from aiida_quantumespresso.common.types import RelaxType
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin, recursive_merge
 
+from aiida_ifacerank.analysis.table import EXIT_MISSING
 from aiida_ifacerank.tools import dft as settings
 
 PwCalculation = CalculationFactory('quantumespresso.pw')
@@ -132,12 +134,12 @@ class DftWorkChain(ProtocolMixin, WorkChain):
         overrides: dict | None = None,
         options: dict | None = None,
     ):
-        """Builder for ``engine`` (qe | vasp), ``mode`` (relax | scf) and ``cell`` (normal | fixed).
+        """Builder for ``engine`` (qe | vasp), ``mode`` (relax | scf) and ``cell`` (normal | fixed | all).
 
         ``overrides`` uses the keys of ``protocols/dft.yaml``; ``overrides[engine]['overrides']`` goes
         unchanged to the engine's own ``get_builder_from_protocol``. ``options`` (scheduler options)
-        apply to every job. Bulk references for μ_i: the same call on the bulk cell with ``cell='fixed'``
-        on a cell at the reference lattice constant, so the settings are the interface's own.
+        apply to every job. Bulk references for μ_i: the same call, protocol and overrides on the bulk
+        cell (``cell='all'``), so cutoffs, pseudopotentials, smearing and thresholds are the interface's.
         """
         for name, value, allowed in (('engine', engine, ENGINES), ('mode', mode, MODES)):
             if value not in allowed:
@@ -240,7 +242,7 @@ class DftWorkChain(ProtocolMixin, WorkChain):
                 workchain=workchain.process_label,
                 pk=workchain.pk,
                 status=workchain.exit_status,
-                message=workchain.exit_message or 'excepted or killed',
+                message=_failure_reason(workchain),
             )
         jobs = [node for node in workchain.called_descendants if isinstance(node, orm.CalcJobNode)]
         if self.inputs.engine.value == 'qe':
@@ -263,6 +265,31 @@ class DftWorkChain(ProtocolMixin, WorkChain):
         self.out('structure', structure or self.inputs.structure)
         self.out_many(outputs)
         return None
+
+
+def outcome(node) -> dict:
+    """One ``ifacerank.dft`` run as a row of the completeness report.
+
+    ``energy_ev`` (NaN unless finished OK), ``exit_status`` (0 OK, -1 not finished, > 0 failed; 1 if
+    it excepted or was killed) and ``failure`` (the reason). A failure never carries an energy.
+    """
+    if not node.is_terminated:
+        return {'energy_ev': math.nan, 'exit_status': EXIT_MISSING, 'failure': f'still {node.process_state.value}'}
+    if node.is_finished_ok:
+        return {'energy_ev': node.outputs.energy.value, 'exit_status': 0, 'failure': ''}
+    if node.is_finished:
+        return {'energy_ev': math.nan, 'exit_status': node.exit_status, 'failure': node.exit_message or ''}
+    return {'energy_ev': math.nan, 'exit_status': 1, 'failure': 'killed' if node.is_killed else 'excepted'}
+
+
+def _failure_reason(workchain) -> str:
+    """The work chain's exit message and that of its last failed job: the reason recorded for the study."""
+    reason = workchain.exit_message or ('killed' if workchain.is_killed else 'excepted')
+    failed = [node for node in workchain.called_descendants if isinstance(node, orm.CalcJobNode) and node.is_failed]
+    if failed:
+        job = max(failed, key=lambda node: node.ctime)
+        reason += f'; last failed job {job.process_label}<{job.pk}> exit status {job.exit_status}: {job.exit_message}'
+    return reason
 
 
 def _mpiprocs(job) -> int:

@@ -111,3 +111,19 @@ def test_engine_mistakes_are_refused_before_submission(python_code, tmp_path):
             model=PotentialModelData.get_or_create(model_file),
             parameters=Dict({'engine': 'chgnet'}),
         )
+
+
+def test_cell_choices_free_what_they_say(python_code):
+    """CHGNet on a compressed 16-atom Si|Ge cell: ``normal`` changes only c, ``all`` the whole cell, ``fixed`` none."""
+    start = si_ge_cells(1, seed=5)[0]
+    start.set_cell(start.cell * 0.97, scale_atoms=True)
+    cells = {}
+    for cell in ('normal', 'all', 'fixed'):
+        outputs, node = run_engine(python_code, [start], 'chgnet', '0.3.0', cell=cell, fmax=0.05, max_steps=400)
+        assert node.is_finished_ok, node.exit_message
+        cells[cell] = outputs['structures'].get_ase()[0].cell.lengths()
+    lengths = start.cell.lengths()
+    np.testing.assert_allclose(cells['normal'][:2], lengths[:2], atol=1e-10)
+    assert cells['normal'][2] > lengths[2] + 0.05  # compressed: c expands
+    assert (cells['all'] > lengths + 0.02).all()
+    np.testing.assert_allclose(cells['fixed'], lengths, atol=1e-10)

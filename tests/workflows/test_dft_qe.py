@@ -10,9 +10,10 @@ from aiida.orm import InstalledCode, StructureData
 from ase.build import bulk
 from qe_tools import CONSTANTS
 
+from aiida_ifacerank.analysis import build_table, completeness
 from aiida_ifacerank.tools.dft import qe_force_threshold
 from aiida_ifacerank.tools.pseudos import install_family
-from aiida_ifacerank.workflows.dft import DftWorkChain
+from aiida_ifacerank.workflows.dft import DftWorkChain, outcome
 
 LOW_CUTOFFS = {'qe': {'overrides': {'base_relax': {'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}}}}}}}
 
@@ -23,7 +24,10 @@ def pw_code(aiida_localhost):
     assert executable, 'pw.x not found: bin/setup installs Debian quantum-espresso.'
     aiida_localhost.set_use_double_quotes(False)
     return InstalledCode(
-        label='pw', computer=aiida_localhost, filepath_executable=executable, default_calc_job_plugin='quantumespresso.pw'
+        label='pw',
+        computer=aiida_localhost,
+        filepath_executable=executable,
+        default_calc_job_plugin='quantumespresso.pw',
     ).store()
 
 
@@ -75,24 +79,101 @@ def test_scf_energy_equals_pw_x_run_by_hand(pw_code, pseudo_family, tmp_path):
     summary = results['summary'].get_dict()
     assert summary['jobs'] == 1 and summary['ionic_steps'] == 1 and summary['wall_time_s'] > 0
     assert summary['energy_job_uuid'] == job.uuid
+    assert outcome(node) == {'energy_ev': results['energy'].value, 'exit_status': 0, 'failure': ''}
 
 
 @pytest.mark.slow
-def test_interface_relaxes_through_the_daemon_and_scf_reproduces_its_energy(pw_code, pseudo_family, submit_and_await):
+def test_interface_and_bulk_relax_through_the_daemon(pw_code, pseudo_family, submit_and_await):
+    """Si|Ge, Gamma trick, c free; then bulk Si at its own lattice constant (the μ_Si reference)."""
     structure = si_ge_cell()
-    relax = submit_and_await(builder(pw_code, structure, gamma_only_above_atoms=0), timeout=1200)
+    inputs = builder(pw_code, structure, gamma_only_above_atoms=0)
+    relax = submit_and_await(inputs, timeout=1800)
     assert relax.is_finished_ok, relax.exit_message
+    jobs = sorted(
+        (n for n in relax.called_descendants if n.process_type.endswith('quantumespresso.pw')), key=lambda n: n.ctime
+    )
     summary = relax.outputs.summary.get_dict()
     fmax = DftWorkChain.get_protocol_inputs('fast')['fmax_ev_ang']
-    assert summary['max_force_ev_ang'] <= fmax and summary['ionic_steps'] > 1
-    job = relax.outputs.energy.creator.inputs.parameters.creator
-    assert job.inputs.settings['gamma_only'] and job.inputs.parameters['CELL']['cell_dofree'] == 'z'
+    assert summary['max_force_ev_ang'] <= fmax and summary['jobs'] == len(jobs)
+    assert jobs[-1].inputs.settings['gamma_only'] and jobs[-1].inputs.parameters['CELL']['cell_dofree'] == 'z'
     relaxed = relax.outputs.structure
     np.testing.assert_allclose(np.array(relaxed.cell)[:2], np.array(structure.cell)[:2], atol=1e-6)
-    assert relaxed.cell[2][2] != pytest.approx(structure.cell[2][2], abs=1e-3)  # the normal length relaxed
-    print('SUMMARY', summary, relaxed.cell[2][2], structure.cell[2][2])
+    assert relaxed.cell[2][2] > structure.cell[2][2] + 0.1  # the normal length relaxed (Ge is compressed in-plane)
 
     scf, node = run_get_node(builder(pw_code, relaxed, mode='scf', gamma_only_above_atoms=0))
     assert node.is_finished_ok, node.exit_message
     assert scf['energy'].value == pytest.approx(relax.outputs.energy.value, abs=1e-4)
-    print('SCF-RELAX', scf['energy'].value - relax.outputs.energy.value)
+
+    reference = submit_and_await(builder(pw_code, bulk_si(), cell='all'), timeout=600)
+    assert reference.is_finished_ok, reference.exit_message
+    volume = reference.outputs.structure.get_cell_volume()
+    assert volume != pytest.approx(bulk_si().get_cell_volume(), rel=1e-3)  # the whole cell relaxed
+    assert reference.outputs.summary['max_force_ev_ang'] <= fmax
+
+
+def test_scf_non_convergence_ends_with_the_engine_reason(pw_code, pseudo_family):
+    no_convergence = {
+        'qe': {
+            'overrides': {
+                'base_relax': {
+                    'max_iterations': 2,
+                    'pw': {
+                        'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}, 'ELECTRONS': {'electron_maxstep': 1}}
+                    },
+                }
+            }
+        }
+    }
+    _, node = run_get_node(builder(pw_code, bulk_si(), mode='scf', **no_convergence))
+    assert node.exit_status == DftWorkChain.exit_codes.ERROR_ENGINE_FAILED.status
+    assert 'PwRelaxWorkChain' in node.exit_message
+    assert 'did not reach self-consistency' in node.exit_message  # the pw.x job's own reason
+    jobs = [n for n in node.called_descendants if n.process_type.endswith('quantumespresso.pw')]
+    assert len(jobs) == 2  # PwBaseWorkChain restarted once (lower mixing) before giving up
+    assert 'energy' not in node.outputs
+    row = outcome(node)
+    table = build_table(
+        ['Si'],
+        ['Si'],
+        ['Si'],
+        {'DFT@DFT': [row['energy_ev']]},
+        exit_statuses={'DFT@DFT': [row['exit_status']]},
+        failures={'DFT@DFT': [row['failure']]},
+    )
+    report = completeness(table)
+    assert report.loc[0, 'status'] == 'failed' and 'did not reach self-consistency' in report.loc[0, 'reason']
+
+
+def test_bulk_references_share_the_interface_settings(pw_code, pseudo_family):
+    interface = builder(pw_code, si_ge_cell())
+    reference = builder(pw_code, bulk_si(), cell='all')
+    a, b = (inputs.qe.base_relax.pw.parameters.get_dict() for inputs in (interface, reference))
+    for namelist, key in [('SYSTEM', 'ecutwfc'), ('SYSTEM', 'ecutrho'), ('SYSTEM', 'smearing'), ('SYSTEM', 'degauss')]:
+        assert a[namelist][key] == b[namelist][key], key
+    assert a['CONTROL']['forc_conv_thr'] == b['CONTROL']['forc_conv_thr'] == pytest.approx(qe_force_threshold(0.05))
+    assert interface.qe.base_relax.pw.pseudos['Si'].uuid == reference.qe.base_relax.pw.pseudos['Si'].uuid
+    assert (a['CELL']['cell_dofree'], b['CELL']['cell_dofree']) == ('z', 'all')
+
+
+@pytest.mark.parametrize(
+    ('change', 'message'),
+    [
+        ({'engine': 'castep'}, 'engine must be one of'),
+        ({'cell': 'xy'}, 'cell must be one of'),
+        ({'mode': 'nscf'}, 'mode must be one of'),
+        ({'overrides': {'fmax': 0.1}}, "unknown override key\\(s\\) \\['fmax'\\]"),
+    ],
+)
+def test_bad_choices_are_refused_before_submission(pw_code, pseudo_family, change, message):
+    arguments = {'engine': 'qe', 'protocol': 'fast', **change}
+    with pytest.raises(ValueError, match=message):
+        DftWorkChain.get_builder_from_protocol(pw_code, bulk_si(), **arguments)
+
+
+def test_mode_must_agree_with_the_engine_inputs(pw_code, pseudo_family):
+    inputs = builder(pw_code, bulk_si(), mode='scf')
+    inputs.mode = 'relax'
+    with pytest.raises(
+        ValueError, match=r"mode is 'relax' but qe\.base_relax\.pw\.parameters has CONTROL\.calculation"
+    ):
+        run_get_node(inputs)

@@ -29,7 +29,9 @@ RECORDED_RUN = {  # what the recorded run used beyond the aiida-vasp 'balanced' 
         'overrides': {
             'vasp': {
                 'kpoints': {'mesh': [7, 7, 7]},
-                'parameters': {'incar': {'prec': 'normal', 'algo': 'fast', 'nedos': 100, 'lcharg': False, 'lorbit': None}},
+                'parameters': {
+                    'incar': {'prec': 'normal', 'algo': 'fast', 'nedos': 100, 'lcharg': False, 'lorbit': None}
+                },
             }
         },
     },
@@ -133,5 +135,5 @@ def test_builder_maps_potentials_modes_and_kpoints_before_anything_runs(mock_vas
     assert inputs.vasp.relax_settings['perform'] is False
     assert inputs.vasp.vasp.kpoints_spacing.value == pytest.approx(0.15 / (2 * np.pi))  # 8 atoms: below 40
     inputs.mode = 'relax'
-    with pytest.raises(ValueError, match='mode is .relax. but vasp.relax_settings.perform is False'):
+    with pytest.raises(ValueError, match=r"mode is 'relax' but vasp\.relax_settings\.perform is False"):
         run_get_node(inputs)

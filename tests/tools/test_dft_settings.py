@@ -1,0 +1,38 @@
+"""Pure DFT settings helpers: unit conversions and pw.x output parsing."""
+
+import numpy as np
+import pytest
+from ase.units import Bohr, Rydberg
+
+from aiida_ifacerank.tools import dft
+
+
+def test_qe_force_threshold_bounds_the_force_norm():
+    threshold_ry_bohr = dft.qe_force_threshold(0.01)
+    worst = np.full(3, threshold_ry_bohr * Rydberg / Bohr)  # every component at QE's limit, in eV/Å
+    assert np.linalg.norm(worst) == pytest.approx(0.01, rel=1e-12)
+
+
+def test_gamma_only_above_the_threshold():
+    assert not dft.gamma_only(40, 40) and dft.gamma_only(41, 40)
+
+
+def test_cell_choices_translate_to_both_engines():
+    assert dft.qe_relax_parameters('relax', 'normal')['CELL']['cell_dofree'] == 'z'
+    assert dft.qe_relax_parameters('relax', 'all')['CELL']['cell_dofree'] == 'all'
+    assert dft.qe_relax_parameters('relax', 'fixed') == {'CONTROL': {'calculation': 'relax'}}
+    assert dft.qe_relax_parameters('scf', 'normal') == {'CONTROL': {'calculation': 'scf'}}
+    assert dft.vasp_relax_incar('relax', 'normal') == {'lattice_constraints': 'F F T'}
+    assert dft.vasp_relax_incar('relax', 'all') == dft.vasp_relax_incar('scf', 'normal') == {}
+    fixed = dft.vasp_relax_settings('relax', 'fixed', 0.02)
+    assert (fixed['shape'], fixed['volume'], fixed['force_cutoff'], fixed['perform']) == (False, False, 0.02, True)
+    assert dft.vasp_relax_settings('scf', 'normal', 0.02)['perform'] is False
+
+
+def test_pw_output_times_and_steps():
+    stdout = (
+        '!    total energy = -1 Ry\n!    total energy = -2 Ry\n     PWSCF        :   1m 2.50s CPU   1m 5.00s WALL\n'
+    )
+    assert dft.qe_times_seconds(stdout) == (62.5, 65.0)
+    assert dft.qe_ionic_steps(stdout) == 2
+    assert dft.qe_times_seconds('killed before the end') is None
