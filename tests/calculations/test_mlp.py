@@ -1,9 +1,11 @@
 """``ifacerank.mace``: batched MACE jobs against direct in-process MACE calls, failures, daemon."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from aiida.engine import run_get_node
-from aiida.orm import Dict
+from aiida.orm import Dict, Str
 from ase.build import bulk
 
 from aiida_ifacerank.calculations.mlp import MlpCalculation
@@ -99,3 +101,21 @@ def test_job_runs_through_the_daemon(python_code, random_model_file, submit_and_
     np.testing.assert_allclose(
         node.outputs.results.get_dataframe()['energy_ev'], mace_energies(random_model_file, cells), atol=1e-6
     )
+
+
+def test_model_already_on_the_computer_is_symlinked_not_uploaded(python_code, random_model_file, mace_energies):
+    cells = si_ge_cells(2)
+    inputs = {
+        'code': python_code,
+        'structures': StructureCollectionData.from_structures(cells),
+        'model_path': Str(str(random_model_file)),
+        'parameters': Dict({'task': 'single_point'}),
+    }
+    outputs, node = run_get_node(MlpCalculation, **inputs)
+    assert node.is_finished_ok, node.exit_message
+    np.testing.assert_allclose(
+        outputs['results'].get_dataframe()['energy_ev'], mace_energies(random_model_file, cells), atol=1e-6
+    )
+    workdir = Path(node.outputs.remote_folder.get_remote_path())
+    assert (workdir / 'model.model').is_symlink() and (workdir / 'model.model').resolve() == random_model_file.resolve()
+    assert 'model.model' not in node.base.repository.list_object_names()  # nothing of the model was uploaded
