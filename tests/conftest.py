@@ -68,18 +68,28 @@ def python_code(aiida_localhost):
 
 
 @pytest.fixture
-def mace_energies():
-    """Function (model file, list of Atoms) -> energies (eV) from a direct in-process MACECalculator."""
+def calculator_energies():
+    """Function (ASE calculator, list of Atoms) -> energies (eV), one direct in-process call per cell."""
 
-    def energies(model_file, cells):
-        import mace.calculators  # noqa: PLC0415 - mace before e3nn
-
-        calculator = mace.calculators.MACECalculator(model_paths=str(model_file), device='cpu', default_dtype='float64')
+    def energies(calculator, cells):
         values = []
         for cell in cells:
             atoms = cell.copy()
             atoms.calc = calculator
             values.append(atoms.get_potential_energy())
         return np.array(values)
+
+    return energies
+
+
+@pytest.fixture
+def mace_energies(calculator_energies):
+    """Function (model file, list of Atoms) -> energies (eV) from a direct in-process MACECalculator."""
+
+    def energies(model_file, cells):
+        import mace.calculators  # noqa: PLC0415 - mace before e3nn
+
+        calculator = mace.calculators.MACECalculator(model_paths=str(model_file), device='cpu', default_dtype='float64')
+        return calculator_energies(calculator, cells)
 
     return energies

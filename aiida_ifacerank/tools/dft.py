@@ -81,3 +81,8 @@ def qe_times_seconds(stdout: str) -> tuple[float, float] | None:
 def qe_ionic_steps(stdout: str) -> int:
     """Number of converged SCF cycles (lines starting with ``!``) in a pw.x output."""
     return len(re.findall(r'^!', stdout, flags=re.MULTILINE))
+
+
+def qe_stopped_at_walltime(stdout: str) -> bool:
+    """Whether pw.x stopped itself at ``max_seconds`` (it prints 'Maximum CPU time exceeded')."""
+    return 'Maximum CPU time exceeded' in stdout

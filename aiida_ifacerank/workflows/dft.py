@@ -5,6 +5,11 @@ The engines' own work chains do the input writing, restarts and error handling
 ``VaspRelaxWorkChain`` around ``VaspWorkChain``); this work chain picks one, and turns its outputs
 into the same few nodes for both: structure, energy (eV), forces (eV/Å) and a summary with
 convergence, cost and the job that made the energy.
+
+One exception: a pw.x job out of walltime. aiida-quantumespresso restarts it in full
+(``restart_mode = 'restart'``), which Debian's pw.x 6.7 aborts for a vc-relax (MPI_ABORT on the first
+SCF step after reading the restart files); here that handler is off and the relaxation starts again
+from scratch from the last geometry the job reached, as aiida-vasp does for VASP.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from importlib import resources
 import numpy as np
 from aiida import orm
 from aiida.common import AttributeDict
-from aiida.engine import ToContext, WorkChain, calcfunction
+from aiida.engine import ToContext, WorkChain, append_, calcfunction, while_
 from aiida.plugins import CalculationFactory, WorkflowFactory
 from aiida_quantumespresso.common.types import RelaxType
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin, recursive_merge
@@ -101,16 +106,26 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             exclude=('structure',),
             namespace_options={**namespace_options, 'help': 'Inputs of the aiida-vasp VaspRelaxWorkChain.'},
         )
+        spec.input(
+            'walltime_restarts',
+            valid_type=orm.Int,
+            default=lambda: orm.Int(5),
+            help='QE: how many times a relaxation out of walltime starts again from its last geometry.',
+        )
         spec.inputs.validator = validate_inputs
-        spec.outline(cls.run_engine, cls.results)
+        spec.outline(
+            cls.setup,
+            while_(cls.should_run_engine)(cls.run_engine, cls.inspect_engine),
+            cls.results,
+        )
         spec.output('structure', valid_type=orm.StructureData, help='Relaxed structure (scf: the input one).')
         spec.output('energy', valid_type=orm.Float, help='Total energy (eV) of the output structure.')
         spec.output('forces', valid_type=orm.ArrayData, help="Array 'forces' (eV/Å, atoms x 3) on that structure.")
         spec.output(
             'summary',
             valid_type=orm.Dict,
-            help='energy_ev, max_force_ev_ang, converged, ionic_steps, jobs, wall_time_s, cpu_time_s, '
-            'core_hours, energy_job_uuid.',
+            help='energy_ev, max_force_ev_ang, converged, ionic_steps, jobs, wall_time_s, cpu_time_s, core_hours '
+            '(all jobs, failed ones included), energy_job_uuid; QE: walltime_stops (jobs stopped at walltime).',
         )
         spec.exit_code(
             401,
@@ -198,6 +213,7 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             del base_relax['kpoints_distance']
             pw_settings = base_relax.pw.settings.get_dict() if 'settings' in base_relax.pw else {}
             base_relax.pw.settings = orm.Dict({**pw_settings, 'gamma_only': True})
+        base_relax.handler_overrides = orm.Dict({'handle_out_of_walltime': {'enabled': False}})
         builder.meta_convergence = orm.Bool(qe['meta_convergence'] and mode == 'relax' and cell != 'fixed')
         del builder['structure']
         return builder._inputs(prune=True)
@@ -226,25 +242,50 @@ class DftWorkChain(ProtocolMixin, WorkChain):
         del builder['structure']
         return builder._inputs(prune=True)
 
+    def setup(self):
+        self.ctx.structure = self.inputs.structure
+        self.ctx.engine_workchains = []
+        self.ctx.finished = False
+
+    def should_run_engine(self):
+        return not self.ctx.finished
+
     def run_engine(self):
-        """Submit the engine's relax work chain on the input structure."""
+        """Submit the engine's relax work chain on the current structure."""
         engine = self.inputs.engine.value
         inputs = AttributeDict(self.exposed_inputs(ENGINES[engine], namespace=engine))
-        inputs.structure = self.inputs.structure
+        inputs.structure = self.ctx.structure
         inputs.metadata.call_link_label = engine
-        return ToContext(engine_workchain=self.submit(ENGINES[engine], **inputs))
+        return ToContext(engine_workchains=append_(self.submit(ENGINES[engine], **inputs)))
+
+    def inspect_engine(self):
+        """Done if the engine finished; a pw.x job out of walltime starts again from its last geometry."""
+        workchain = self.ctx.engine_workchains[-1]
+        if workchain.is_finished_ok:
+            self.ctx.finished = True
+            return None
+        job = _out_of_walltime(workchain)
+        restarts = len(self.ctx.engine_workchains) - 1
+        if job is not None and restarts < self.inputs.walltime_restarts.value:
+            self.ctx.structure = job.outputs.output_structure
+            self.report(f'{job.process_label}<{job.pk}> ran out of walltime: starting again from its last geometry')
+            return None
+        return self.exit_codes.ERROR_ENGINE_FAILED.format(
+            workchain=workchain.process_label,
+            pk=workchain.pk,
+            status=workchain.exit_status,
+            message=_failure_reason(workchain),
+        )
 
     def results(self):
-        """Normalize the engine's outputs, or fail with the engine's exit status and message."""
-        workchain = self.ctx.engine_workchain
-        if not workchain.is_finished_ok:
-            return self.exit_codes.ERROR_ENGINE_FAILED.format(
-                workchain=workchain.process_label,
-                pk=workchain.pk,
-                status=workchain.exit_status,
-                message=_failure_reason(workchain),
-            )
-        jobs = [node for node in workchain.called_descendants if isinstance(node, orm.CalcJobNode)]
+        """Normalize the last engine run's outputs; jobs, steps and time over all runs."""
+        workchain = self.ctx.engine_workchains[-1]
+        jobs = [
+            node
+            for run in self.ctx.engine_workchains
+            for node in sorted(run.called_descendants, key=lambda node: node.ctime)
+            if isinstance(node, orm.CalcJobNode)
+        ]
         if self.inputs.engine.value == 'qe':
             jobs = [job for job in jobs if 'retrieved' in job.outputs]
             outputs = normalize_qe(
@@ -262,9 +303,8 @@ class DftWorkChain(ProtocolMixin, WorkChain):
                 **{f'misc_{index}': job.outputs.misc for index, job in enumerate(jobs)},
             )
             structure = workchain.outputs.relax.structure if 'relax' in workchain.outputs else None
-        self.out('structure', structure or self.inputs.structure)
+        self.out('structure', structure or self.ctx.structure)
         self.out_many(outputs)
-        return None
 
 
 def outcome(node) -> dict:
@@ -280,6 +320,18 @@ def outcome(node) -> dict:
     if node.is_finished:
         return {'energy_ev': math.nan, 'exit_status': node.exit_status, 'failure': node.exit_message or ''}
     return {'energy_ev': math.nan, 'exit_status': 1, 'failure': 'killed' if node.is_killed else 'excepted'}
+
+
+def _out_of_walltime(workchain):
+    """The pw.x job of ``workchain`` that ran out of walltime with a partial geometry, or None."""
+    jobs = [node for node in workchain.called_descendants if isinstance(node, orm.CalcJobNode)]
+    if not jobs:
+        return None
+    job = max(jobs, key=lambda node: node.ctime)
+    if job.process_type.endswith('quantumespresso.pw') and 'output_structure' in job.outputs:
+        if job.exit_status == PwCalculation.exit_codes.ERROR_OUT_OF_WALLTIME.status:
+            return job
+    return None
 
 
 def _failure_reason(workchain) -> str:
@@ -307,10 +359,12 @@ def normalize_qe(parameters, trajectory, mpiprocs, **retrieved):
     ``retrieved_<i>`` are the retrieved folders of all pw.x jobs, ``mpiprocs[i]`` their MPI processes.
     """
     steps = wall = cpu = core_hours = 0.0
+    stops = 0
     for index in range(len(retrieved)):
         stdout = retrieved[f'retrieved_{index}'].get_object_content(PwCalculation._DEFAULT_OUTPUT_FILE)
         times = settings.qe_times_seconds(stdout)
         steps += settings.qe_ionic_steps(stdout)
+        stops += settings.qe_stopped_at_walltime(stdout)
         if times:
             cpu, wall = cpu + times[0], wall + times[1]
             core_hours += times[1] * mpiprocs[index] / 3600
@@ -321,6 +375,7 @@ def normalize_qe(parameters, trajectory, mpiprocs, **retrieved):
             'engine': 'qe',
             'ionic_steps': int(steps),
             'jobs': len(retrieved),
+            'walltime_stops': stops,
             'wall_time_s': wall,
             'cpu_time_s': cpu,
             'core_hours': core_hours,

@@ -33,16 +33,13 @@ def run_engine(code, cells, engine, name, **parameters):
     return run_get_node(MlpCalculation, **inputs)
 
 
-def chgnet_energies(cells):
+@pytest.fixture
+def chgnet_energies(calculator_energies):
+    """Function (list of Atoms) -> energies (eV) from a direct in-process CHGNetCalculator (model 0.3.0)."""
     from chgnet.model import CHGNet, CHGNetCalculator  # noqa: PLC0415
 
     calculator = CHGNetCalculator(model=CHGNet.load(model_name='0.3.0', use_device='cpu'), use_device='cpu')
-    energies = []
-    for cell in cells:
-        atoms = cell.copy()
-        atoms.calc = calculator
-        energies.append(atoms.get_potential_energy())
-    return np.array(energies)
+    return lambda cells: calculator_energies(calculator, cells)
 
 
 def sevennet_energies(cells, tmp_path):
@@ -68,7 +65,7 @@ def sevennet_code(aiida_localhost):
     return code.store()
 
 
-def test_chgnet_single_points_equal_direct_calls(python_code):
+def test_chgnet_single_points_equal_direct_calls(python_code, chgnet_energies):
     cells = si_ge_cells(3)
     outputs, node = run_engine(python_code, cells, 'chgnet', '0.3.0', task='single_point')
     assert node.is_finished_ok, node.exit_message
@@ -76,7 +73,7 @@ def test_chgnet_single_points_equal_direct_calls(python_code):
     np.testing.assert_allclose(table['energy_ev'], chgnet_energies(cells), atol=FLOAT32_ATOL, rtol=0)
 
 
-def test_chgnet_relaxation_reaches_fmax_and_lowers_the_energy(python_code):
+def test_chgnet_relaxation_reaches_fmax_and_lowers_the_energy(python_code, chgnet_energies):
     cells = si_ge_cells(1, seed=3)
     outputs, node = run_engine(python_code, cells, 'chgnet', '0.3.0', task='relax', fmax=0.02, max_steps=300)
     assert node.is_finished_ok, node.exit_message

@@ -36,3 +36,5 @@ def test_pw_output_times_and_steps():
     assert dft.qe_times_seconds(stdout) == (62.5, 65.0)
     assert dft.qe_ionic_steps(stdout) == 2
     assert dft.qe_times_seconds('killed before the end') is None
+    assert not dft.qe_stopped_at_walltime(stdout)
+    assert dft.qe_stopped_at_walltime(stdout + '     Maximum CPU time exceeded\n')

@@ -1,5 +1,6 @@
 """``ifacerank.dft`` with a real pw.x (Debian's quantum-espresso): bulk Si and a periodic Si|Ge cell."""
 
+import itertools
 import shutil
 import subprocess
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 from aiida.engine import run_get_node
 from aiida.orm import InstalledCode, StructureData
+from aiida.plugins import CalculationFactory
 from ase.build import bulk
 from qe_tools import CONSTANTS
 
@@ -15,6 +17,7 @@ from aiida_ifacerank.tools.dft import qe_force_threshold
 from aiida_ifacerank.tools.pseudos import install_family
 from aiida_ifacerank.workflows.dft import DftWorkChain, outcome
 
+PwCalculation = CalculationFactory('quantumespresso.pw')
 LOW_CUTOFFS = {'qe': {'overrides': {'base_relax': {'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}}}}}}}
 
 
@@ -144,6 +147,24 @@ def test_scf_non_convergence_ends_with_the_engine_reason(pw_code, pseudo_family)
     assert report.loc[0, 'status'] == 'failed' and 'did not reach self-consistency' in report.loc[0, 'reason']
 
 
+def test_corrupt_output_ends_with_the_parser_reason(pw_code, pseudo_family):
+    """pw.x output cut short after the run (as by a node crash): the parser's exit code, no energy, no hang."""
+    corrupt = InstalledCode(
+        label='pw-corrupt',
+        computer=pw_code.computer,
+        filepath_executable=str(pw_code.filepath_executable),
+        default_calc_job_plugin='quantumespresso.pw',
+        append_text='head -c 3000 aiida.out > cut && mv cut aiida.out && rm out/aiida.save/data-file-schema.xml',
+    ).store()
+    _, node = run_get_node(builder(corrupt, bulk_si(), mode='scf'))
+    assert node.exit_status == DftWorkChain.exit_codes.ERROR_ENGINE_FAILED.status
+    job = next(n for n in node.called_descendants if n.process_type.endswith('quantumespresso.pw'))
+    assert job.exit_status == PwCalculation.exit_codes.ERROR_OUTPUT_FILES.status  # neither file parses
+    assert job.exit_message in node.exit_message and 'energy' not in node.outputs
+    row = outcome(node)
+    assert np.isnan(row['energy_ev']) and row['exit_status'] == node.exit_status and job.exit_message in row['failure']
+
+
 def test_bulk_references_share_the_interface_settings(pw_code, pseudo_family):
     interface = builder(pw_code, si_ge_cell())
     reference = builder(pw_code, bulk_si(), cell='all')
@@ -177,3 +198,34 @@ def test_mode_must_agree_with_the_engine_inputs(pw_code, pseudo_family):
         ValueError, match=r"mode is 'relax' but qe\.base_relax\.pw\.parameters has CONTROL\.calculation"
     ):
         run_get_node(inputs)
+
+
+@pytest.mark.slow
+def test_walltime_stop_restarts_from_the_last_geometry(pw_code, pseudo_family):
+    """A 40 s walltime stops each pw.x relax; the next starts from scratch where the last one stopped."""
+    overrides = {'qe': {'overrides': {'base_relax': {'pw': LOW_CUTOFFS['qe']['overrides']['base_relax']['pw']}}}}
+    inputs = builder(pw_code, si_ge_cell(), cell='fixed', gamma_only_above_atoms=0, **overrides)
+    inputs.qe.base_relax.pw.metadata.options.max_wallclock_seconds = 40
+    inputs.walltime_restarts = 10
+    _, node = run_get_node(inputs)
+    assert node.is_finished_ok, node.exit_message
+    jobs = sorted(
+        (n for n in node.called_descendants if n.process_type.endswith('quantumespresso.pw')), key=lambda n: n.ctime
+    )
+    stopped = [job for job in jobs if job.exit_status == PwCalculation.exit_codes.ERROR_OUT_OF_WALLTIME.status]
+    assert len(stopped) >= 2 and jobs[-1].is_finished_ok
+    for before, after in itertools.pairwise(jobs):  # each job starts from the geometry its predecessor ended with
+        assert after.inputs.parameters['CONTROL'].get('restart_mode', 'from_scratch') == 'from_scratch'
+        assert 'parent_folder' not in after.inputs
+        assert after.inputs.structure.uuid == before.outputs.output_structure.uuid
+        reached = before.outputs.output_structure.get_ase().positions
+        started = after.outputs.output_trajectory.get_array('positions')[0]
+        np.testing.assert_allclose(started, reached, atol=1e-6)  # Å: pw.x went on from the geometry reached
+        assert np.abs(started - jobs[0].inputs.structure.get_ase().positions).max() > 1e-3
+    stdout = jobs[0].outputs.retrieved.get_object_content('aiida.out')
+    start_ry = float(next(line for line in stdout.splitlines() if line.startswith('!')).split('=')[1].split()[0])
+    assert node.outputs.energy.value < start_ry * CONSTANTS.ry_to_ev - 0.01  # eV: went down across the stops
+    summary = node.outputs.summary.get_dict()
+    assert summary['jobs'] == len(jobs) and summary['walltime_stops'] == len(stopped)
+    assert summary['max_force_ev_ang'] <= DftWorkChain.get_protocol_inputs('fast')['fmax_ev_ang']
+    assert summary['wall_time_s'] > 30 * len(stopped) * 0.8
