@@ -7,9 +7,12 @@ one after the other, (c) the driver's relaxation routine in a plain loop in this
 loaded once, no AiiDA), measured before and after (a) and averaged, since the speed of this
 2-core machine drifts by 10-20 % over minutes. Goals: (a)/(c) <= 1.15 and (b)/(a) >= 3.
 
-Run: ``.venv/bin/python benchmarks/bench_mlp.py`` (about 15 min; uses the profile that bin/demo makes).
+Run: ``.venv/bin/python benchmarks/bench_mlp.py [--threads N]`` (about 20 min; uses the profile that
+bin/demo makes). ``--threads`` sets torch's intra-op threads in the jobs and in this process alike
+(0: torch's default, one per core).
 """
 
+import argparse
 import os
 import sys
 import tempfile
@@ -19,6 +22,7 @@ from pathlib import Path
 os.environ.setdefault('AIIDA_PATH', str(Path(__file__).resolve().parents[1] / '.aiida'))
 
 import mace.calculators
+import torch
 from aiida import load_profile
 from ase.build import bulk
 
@@ -52,6 +56,12 @@ def in_process(model: Path, structures: list) -> tuple[float, int]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--threads', type=int, default=0, help='torch intra-op threads (0: default)')
+    threads = parser.parse_args().threads
+    if threads:
+        torch.set_num_threads(threads)
+    settings = {**SETTINGS, 'threads': threads}
     load_profile()
     from aiida.engine import run_get_node  # noqa: PLC0415
     from aiida.orm import Dict, InstalledCode, load_computer  # noqa: PLC0415
@@ -73,7 +83,7 @@ def main() -> None:
         def job(batch):
             collection = StructureCollectionData.from_structures(batch)
             _, node = run_get_node(
-                MlpCalculation, code=code, structures=collection, model=model, parameters=Dict(SETTINGS)
+                MlpCalculation, code=code, structures=collection, model=model, parameters=Dict(settings)
             )
             assert node.exit_status in (0, MlpCalculation.exit_codes.ERROR_SOME_FAILED.status), node.exit_message
             table = node.outputs.results.get_dataframe()
@@ -89,6 +99,7 @@ def main() -> None:
         for structure in structures:
             job([structure])
         single = time.perf_counter() - start
+    print(f'torch threads: {torch.get_num_threads()} (jobs and this process)')
     print(f'(a) one batched job, 64 structures : {batched:8.1f} s ({converged} converged, {job_steps} steps)')
     print(f'(b) 64 one-structure jobs          : {single:8.1f} s')
     print(f'(c) bare in-process ASE loop       : {bare:8.1f} s', end=' ')
