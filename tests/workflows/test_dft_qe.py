@@ -202,19 +202,27 @@ def test_mode_must_agree_with_the_engine_inputs(pw_code, pseudo_family):
 
 @pytest.mark.slow
 def test_walltime_stop_restarts_from_the_last_geometry(pw_code, pseudo_family):
-    """A 40 s walltime stops each pw.x relax; the next starts from scratch where the last one stopped."""
+    """A 20 s walltime stops each pw.x relax; the next starts from scratch where the last one stopped.
+
+    2x2x1 k-points (about 6 s per ionic step here, 7 BFGS steps uninterrupted): at Gamma only, the
+    from-scratch restarts of this 3.9 Å-wide cell can walk into distorted geometries where the SCF stalls.
+    """
     overrides = {'qe': {'overrides': {'base_relax': {'pw': LOW_CUTOFFS['qe']['overrides']['base_relax']['pw']}}}}
-    inputs = builder(pw_code, si_ge_cell(), cell='fixed', gamma_only_above_atoms=0, **overrides)
-    inputs.qe.base_relax.pw.metadata.options.max_wallclock_seconds = 40
+    inputs = builder(pw_code, si_ge_cell(), cell='fixed', kpoints_distance_inv_ang=1.0, **overrides)
+    walltime = 20
+    inputs.qe.base_relax.pw.metadata.options.max_wallclock_seconds = walltime
     inputs.walltime_restarts = 10
     _, node = run_get_node(inputs)
     assert node.is_finished_ok, node.exit_message
     jobs = sorted(
         (n for n in node.called_descendants if n.process_type.endswith('quantumespresso.pw')), key=lambda n: n.ctime
     )
+    assert all(job.inputs.kpoints.get_kpoints_mesh()[0] == [2, 2, 1] for job in jobs)
     stopped = [job for job in jobs if job.exit_status == PwCalculation.exit_codes.ERROR_OUT_OF_WALLTIME.status]
     assert len(stopped) >= 2 and jobs[-1].is_finished_ok
-    for before, after in itertools.pairwise(jobs):  # each job starts from the geometry its predecessor ended with
+    for before, after in itertools.pairwise(jobs):  # after each stop, pw.x goes on from the geometry reached
+        if before not in stopped:
+            continue  # a restart by aiida-qe's own handlers (e.g. more bands from the last charge density)
         assert after.inputs.parameters['CONTROL'].get('restart_mode', 'from_scratch') == 'from_scratch'
         assert 'parent_folder' not in after.inputs
         assert after.inputs.structure.uuid == before.outputs.output_structure.uuid
@@ -228,4 +236,4 @@ def test_walltime_stop_restarts_from_the_last_geometry(pw_code, pseudo_family):
     summary = node.outputs.summary.get_dict()
     assert summary['jobs'] == len(jobs) and summary['walltime_stops'] == len(stopped)
     assert summary['max_force_ev_ang'] <= DftWorkChain.get_protocol_inputs('fast')['fmax_ev_ang']
-    assert summary['wall_time_s'] > 30 * len(stopped) * 0.8
+    assert summary['wall_time_s'] > 0.8 * walltime * len(stopped)
