@@ -2,7 +2,7 @@
 
 64 Si|Ge cells of 64 atoms (diamond 2x2x2 supercell, upper half Ge, rattled 0.1 Å), the same
 random-weight tiny MACE model, FIRE to fmax 0.01 eV/Å (at most 200 steps), the length normal to
-the interface relaxed. (a) one ``ifacerank.mace`` job with all 64, (b) 64 one-structure jobs run
+the interface relaxed. (a) one ``ifacerank.mlp`` job with all 64, (b) 64 one-structure jobs run
 one after the other, (c) the driver's relaxation routine in a plain loop in this process (model
 loaded once, no AiiDA). The speed of this 2-core machine drifts by 10-20 % over minutes, so (a) and
 (c) alternate, c a c a ... c, and each (a) is compared with the mean of the (c) runs on either side.
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault('AIIDA_PATH', str(Path(__file__).resolve().parents[1] / '.aiida'))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.models: the random MACE model of the tests
 
 import mace.calculators
 import torch
@@ -30,7 +31,7 @@ from ase.build import bulk
 
 from aiida_ifacerank.calculations.drivers.mlp_driver import evaluate
 from aiida_ifacerank.calculations.mlp import DEFAULTS
-from aiida_ifacerank.tools.tiny_mace import build_random_mace
+from tests.models import build_random_mace
 
 SETTINGS = {'task': 'relax', 'optimizer': 'FIRE', 'fmax': 0.01, 'max_steps': 200}
 

@@ -8,12 +8,9 @@ import pandas as pd
 from aiida.engine import calcfunction
 from aiida.orm import Dict, Group, StructureData
 
+from aiida_ifacerank.common.candidates import CANDIDATE_PREFIX, candidate_outputs
 from aiida_ifacerank.data import TableData
 from aiida_ifacerank.science.generation import GenerationParameters, check_bulk, generate
-
-CANDIDATE_PREFIX = 'candidate_'
-METADATA_KEY = 'ifacerank'
-"""Attribute of every candidate StructureData holding its metadata (query ``attributes.ifacerank.*``)."""
 
 
 def generation_parameters(parameters: dict | None) -> GenerationParameters:
@@ -50,18 +47,9 @@ def generate_interfaces(lower: StructureData, upper: StructureData, parameters: 
     """
     settings = generation_parameters(parameters.get_dict())
     result = generate(lower.get_pymatgen_structure(), upper.get_pymatgen_structure(), settings)
-    names = {'lower': lower.get_formula(mode='hill_compact'), 'upper': upper.get_formula(mode='hill_compact')}
-    outputs, rows = {}, []
-    for index, candidate in enumerate(result.candidates):
-        label = f'{CANDIDATE_PREFIX}{index:04d}'
-        metadata = dict(candidate.metadata, **names, candidate=label)
-        node = StructureData(pymatgen=candidate.structure)
-        node.base.attributes.set(METADATA_KEY, metadata)
-        outputs[label] = node
-        rows.append({key: str(value) if isinstance(value, list) else value for key, value in metadata.items()})
+    outputs = candidate_outputs([(c.structure, c.metadata) for c in result.candidates], lower, upper)
     outputs['matches'] = TableData(pd.DataFrame(result.matches))
-    outputs['candidates'] = TableData(pd.DataFrame(rows))
-    outputs['report'] = Dict({'counts': result.counts, 'dropped': result.dropped, **names})
+    outputs['report'] = Dict({'counts': result.counts, 'dropped': result.dropped, 'backend': 'pymatgen'})
     return outputs
 
 

@@ -1,4 +1,4 @@
-"""``ifacerank.mace``: relax or evaluate many structures per job with a machine-learned potential.
+"""``ifacerank.mlp``: relax or evaluate many structures per job with a machine-learned potential.
 
 MACE is the default engine; SevenNet and CHGNet (pretrained weights inside their PyPI packages, so
 they work offline) run behind the same job through ``engine``. The code is a Python interpreter on
@@ -15,9 +15,10 @@ from aiida.common import CalcInfo, CodeInfo
 from aiida.engine import CalcJob
 from aiida.orm import Dict, Str
 
+from aiida_ifacerank.common.types import CELL_CHOICES, MLP_ENGINES, TASKS
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData, TableData
 
-ENGINES = ('mace', 'sevennet', 'chgnet')
+OPTIMIZERS = ('FIRE', 'BFGS', 'LBFGS')
 
 DEFAULTS = {
     'engine': 'mace',
@@ -31,10 +32,9 @@ DEFAULTS = {
     'dtype': None,
     'threads': 0,
 }
-"""Settings of the driver: ``engine`` mace | sevennet | chgnet; ``task`` relax | single_point;
-``cell`` normal (the length normal to the interface relaxes, in-plane lattice fixed: periodic
-two-interface cells) | fixed (slabs with vacuum) | all (the whole cell: bulk references), the
-choices of ``ifacerank.dft``; ``fmax`` eV/Å; ``frozen_layers_ang`` freezes atoms within that
+"""Settings of the driver: ``engine`` (``MLP_ENGINES``), ``task`` (``TASKS``), ``optimizer``
+(:data:`OPTIMIZERS`), ``cell`` (``CELL_CHOICES``, as in ``ifacerank.dft``), all from
+:mod:`aiida_ifacerank.common.types`; ``fmax`` eV/Å; ``frozen_layers_ang`` freezes atoms within that
 distance (Å) of both cell faces along c; ``dtype`` None is the engine's own (MACE float64, which
 relaxations need; SevenNet and CHGNet float32, the only precision they run in); ``threads`` 0
 leaves torch's default."""
@@ -47,10 +47,10 @@ def check_settings(settings: dict) -> str | None:
         return f'unknown setting(s) {unknown}: use {sorted(DEFAULTS)}.'
     merged = {**DEFAULTS, **settings}
     choices = {
-        'engine': ENGINES,
-        'task': ('relax', 'single_point'),
-        'optimizer': ('FIRE', 'BFGS', 'LBFGS'),
-        'cell': ('normal', 'fixed', 'all'),
+        'engine': MLP_ENGINES,
+        'task': TASKS,
+        'optimizer': OPTIMIZERS,
+        'cell': CELL_CHOICES,
         'device': ('cpu', 'cuda'),
         'dtype': (None, 'float32', 'float64'),
     }
@@ -109,7 +109,7 @@ class MlpCalculation(CalcJob):
         spec.input('parameters', valid_type=Dict, required=False, help='Driver settings, see DEFAULTS.')
         spec.inputs.validator = _validate_inputs
         spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-        spec.inputs['metadata']['options']['parser_name'].default = 'ifacerank.mace'
+        spec.inputs['metadata']['options']['parser_name'].default = 'ifacerank.mlp'
         spec.inputs['metadata']['options']['withmpi'].default = False
         spec.output(
             'structures',

@@ -10,6 +10,7 @@ from pymatgen.core import Structure
 
 from aiida_ifacerank.calculations.generate import check_inputs, run_generation
 from aiida_ifacerank.science.generation import MODELS
+from aiida_ifacerank.science.lattice import parse_miller
 from aiida_ifacerank.tools.plots import plot_matched_planes
 
 from . import cmd_root
@@ -39,14 +40,11 @@ def parse_plane_pair(text: str) -> list[list[int]]:
     """``'001/001'`` or ``'1,1,0/0,0,1'`` → [[0, 0, 1], [0, 0, 1]]."""
     try:
         lower, upper = text.split('/')
-        planes = [[int(i) for i in (p.split(',') if ',' in p else list(p))] for p in (lower, upper)]
-    except ValueError:
+        return [list(parse_miller(lower)), list(parse_miller(upper))]
+    except ValueError as exception:
         raise click.BadParameter(
-            f'{text!r} is not LOWER/UPPER Miller indices such as 001/001.', param_hint='--plane'
+            f'{text!r} is not LOWER/UPPER Miller indices such as 001/001 ({exception}).', param_hint='--plane'
         ) from None
-    if any(len(plane) != 3 for plane in planes):
-        raise click.BadParameter(f'{text!r}: each Miller index needs three integers.', param_hint='--plane')
-    return planes
 
 
 @cmd_root.command('generate')

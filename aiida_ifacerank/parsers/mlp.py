@@ -1,4 +1,4 @@
-"""Parser of ``ifacerank.mace``: per-structure results from the retrieved driver files only."""
+"""Parser of ``ifacerank.mlp``: per-structure results from the retrieved driver files only."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ from fractions import Fraction
 
 import numpy as np
 from ase.data import atomic_numbers, covalent_radii
-from pymatgen.analysis.elasticity.strain import Deformation
 from pymatgen.analysis.interfaces import CoherentInterfaceBuilder, ZSLGenerator
 from pymatgen.analysis.interfaces.coherent_interfaces import get_2d_transform
 from pymatgen.analysis.structure_matcher import StructureMatcher
@@ -23,6 +22,8 @@ from pymatgen.core.surface import get_symmetrically_distinct_miller_indices
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from sympy import Matrix
 from sympy.matrices.normalforms import hermite_normal_form
+
+from .lattice import match_strain, miller_text
 
 MODELS = ('periodic', 'slab')
 MATCHER_SETTINGS = {'ltol': 0.05, 'stol': 0.05, 'angle_tol': 1.0, 'primitive_cell': False, 'scale': False}
@@ -187,7 +188,7 @@ def unique_matches(matches, group_upper, group_lower, tol: float = 1e-3) -> list
     of both crystals (M' = g_lower M g_upper⁻¹); supercell choice does not change M. The
     representative is the smallest area, then the lowest von Mises strain. Returns (match, count).
     """
-    ordered = sorted(matches, key=lambda m: (round(m['area'], 6), m['von_mises_strain']))
+    ordered = sorted(matches, key=lambda m: (round(m['area_ang2'], 6), m['von_mises_strain']))
     representatives: list[list] = []
     for match in ordered:
         for representative in representatives:
@@ -286,12 +287,11 @@ def generate(lower: Structure, upper: Structure, parameters: GenerationParameter
         )
         raw = []
         for match in builder.zsl_matches:
-            strain = _von_mises(match)
-            area = float(np.linalg.norm(np.cross(*match.substrate_sl_vectors)))
-            closest = min(closest, strain)
-            if strain > p.max_von_mises_strain:
+            strain = match_strain(match.film_sl_vectors, match.substrate_sl_vectors)
+            closest = min(closest, strain['von_mises_strain'])
+            if strain['von_mises_strain'] > p.max_von_mises_strain:
                 continue
-            raw.append({'match': match, 'area': area, 'von_mises_strain': strain})
+            raw.append({'match': match, **strain})
         counts['raw_matches'] += len(raw) * plane_multiplicity
         if not raw:
             continue
@@ -304,24 +304,17 @@ def generate(lower: Structure, upper: Structure, parameters: GenerationParameter
 
         for entry, multiplicity in unique_matches(raw, group_upper, group_lower):
             match_id = f'{miller_text(miller_lower)}|{miller_text(miller_upper)}#{len(matches)}'
-            match = entry['match']
-            strain_tensor = _green_lagrange(match, _plane_frame(np.asarray(match.film_sl_vectors)))
             info = {
+                'backend': 'pymatgen',
                 'match_id': match_id,
+                'raw_matches': multiplicity * plane_multiplicity,
                 'miller_lower': miller_text(miller_lower),
                 'miller_upper': miller_text(miller_upper),
-                'area_ang2': entry['area'],
-                'von_mises_strain': entry['von_mises_strain'],
-                'strain_11': float(strain_tensor[0, 0]),
-                'strain_22': float(strain_tensor[1, 1]),
-                'strain_12': float(strain_tensor[0, 1]),
-                'length_strain': _length_strain(match),
-                'angle_strain': _angle_strain(match),
-                'raw_matches': multiplicity * plane_multiplicity,
+                **{key: value for key, value in entry.items() if key not in ('match', 'M')},
             }
             matches.append(info)
             counts['unique_matches'] += 1
-            candidates_of_match = _candidates_of_match(builder, match, info, p, matcher, counts, dropped)
+            candidates_of_match = _candidates_of_match(builder, entry['match'], info, p, matcher, counts, dropped)
             candidates.extend(candidates_of_match)
 
     if not matches:
@@ -418,35 +411,3 @@ def _primitive_fractions(match) -> np.ndarray:
         transform = get_2d_transform(np.asarray(primitive), np.asarray(supercell))  # supercell = T @ primitive
         fractions.extend(np.linalg.inv(np.rint(transform)))
     return np.array(fractions)
-
-
-def _green_lagrange(match, frame: np.ndarray) -> np.ndarray:
-    """In-plane Green-Lagrange strain (2×2) of the upper slab, in the plane frame ``frame`` (3×2)."""
-    return frame.T @ np.asarray(Deformation(match.match_transformation).green_lagrange_strain) @ frame
-
-
-def _von_mises(match) -> float:
-    return float(Deformation(match.match_transformation).green_lagrange_strain.von_mises_strain)
-
-
-def _length_strain(match) -> float:
-    """Largest relative length mismatch of the matched superlattice vectors."""
-    film = np.linalg.norm(np.asarray(match.film_sl_vectors), axis=1)
-    substrate = np.linalg.norm(np.asarray(match.substrate_sl_vectors), axis=1)
-    return float(np.max(np.abs(film / substrate - 1)))
-
-
-def _angle_strain(match) -> float:
-    """Relative mismatch of the angle between the two superlattice vectors."""
-
-    def angle(vectors):
-        a, b = np.asarray(vectors)
-        return math.acos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1))
-
-    return float(abs(angle(match.film_sl_vectors) / angle(match.substrate_sl_vectors) - 1))
-
-
-def miller_text(miller) -> str:
-    """Miller index as text: ``'001'``, ``'1-10'``; comma-separated when an index has two digits."""
-    miller = [int(i) for i in miller]
-    return ''.join(map(str, miller)) if all(abs(i) < 10 for i in miller) else ','.join(map(str, miller))

@@ -7,6 +7,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 from pymatgen.core import Structure
 
+from aiida_ifacerank.science.lattice import parse_miller
+
 
 def stereographic(vector) -> tuple[float, float]:
     """Stereographic projection (upper hemisphere, from the south pole) of a direction."""
@@ -18,19 +20,7 @@ def stereographic(vector) -> tuple[float, float]:
 
 def plane_normal(structure: Structure, miller: str) -> np.ndarray:
     """Cartesian normal of the plane ``miller`` (text such as ``'001'`` or ``'1,-1,0'``) of ``structure``."""
-    indices = [int(i) for i in miller.split(',')] if ',' in miller else _digits(miller)
-    return structure.lattice.reciprocal_lattice.get_cartesian_coords(indices)
-
-
-def _digits(text: str) -> list[int]:
-    indices, sign = [], 1
-    for character in text:
-        if character == '-':
-            sign = -1
-        else:
-            indices.append(sign * int(character))
-            sign = 1
-    return indices
+    return structure.lattice.reciprocal_lattice.get_cartesian_coords(parse_miller(miller))
 
 
 def plot_matched_planes(

@@ -1,5 +1,5 @@
-"""MLP work chains: ``ifacerank.mace.base`` restarts ``ifacerank.mace`` on the unconverged or unfinished
-structures only; ``ifacerank.mace.batch`` splits a large set into jobs sized to the walltime."""
+"""MLP work chains: ``ifacerank.mlp.base`` restarts ``ifacerank.mlp`` on the unconverged or unfinished
+structures only; ``ifacerank.mlp.batch`` splits a large set into jobs sized to the walltime."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import pandas as pd
 from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, WorkChain, calcfunction, process_handler, while_
 from aiida.orm import Dict, Float, Int, List
 
-from aiida_ifacerank.calculations.mlp import DEFAULTS, MlpCalculation
+from aiida_ifacerank.calculations.mlp import DEFAULTS, OPTIMIZERS, MlpCalculation
 from aiida_ifacerank.data import StructureCollectionData, TableData
 
 RETRIED_STATUSES = ('unconverged', 'missing')
 """Statuses worth another job: more steps, or the job ended before the structure. ``failed`` and
 ``nan`` (broken input, model failure on that structure) are final and keep their reason."""
-OPTIMISERS = ('FIRE', 'BFGS', 'LBFGS')
 
 
 @calcfunction
@@ -48,7 +47,7 @@ def merge_iterations(**outputs):
 
 
 class MlpBaseWorkChain(BaseRestartWorkChain):
-    """Run ``ifacerank.mace``; rerun only unconverged (more steps, then another optimiser) or unfinished structures."""
+    """Run ``ifacerank.mlp``; rerun only unconverged (more steps, then another optimiser) or unfinished structures."""
 
     _process_class = MlpCalculation
 
@@ -119,7 +118,7 @@ class MlpBaseWorkChain(BaseRestartWorkChain):
         settings = dict(self.ctx.settings)
         settings['max_steps'] = int(settings['max_steps']) * 2
         if self.ctx.iteration >= 2:
-            settings['optimizer'] = OPTIMISERS[(OPTIMISERS.index(settings['optimizer']) + 1) % len(OPTIMISERS)]
+            settings['optimizer'] = OPTIMIZERS[(OPTIMIZERS.index(settings['optimizer']) + 1) % len(OPTIMIZERS)]
         self.ctx.settings = settings
         self.ctx.inputs['parameters'] = Dict(settings)
         self.report(

@@ -4,7 +4,8 @@ import pytest
 from aiida.orm import Group, QueryBuilder, StructureData
 from pymatgen.core import Lattice, Structure
 
-from aiida_ifacerank.calculations.generate import METADATA_KEY, check_inputs, run_generation
+from aiida_ifacerank.calculations.generate import check_inputs, run_generation
+from aiida_ifacerank.common.candidates import CANDIDATE_ATTRIBUTE as METADATA_KEY
 from aiida_ifacerank.science.generation import GenerationParameters, generate
 
 

@@ -1,4 +1,4 @@
-"""``ifacerank.mace``: batched MACE jobs against direct in-process MACE calls, failures, daemon."""
+"""``ifacerank.mlp``: batched MACE jobs against direct in-process MACE calls, failures, daemon."""
 
 from pathlib import Path
 
@@ -10,7 +10,7 @@ from ase.build import bulk
 
 from aiida_ifacerank.calculations.mlp import MlpCalculation
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData
-from aiida_ifacerank.tools.tiny_mace import build_random_mace
+from tests.models import build_random_mace
 
 
 @pytest.fixture(scope='session')

@@ -1,4 +1,4 @@
-"""SevenNet and CHGNet behind ``ifacerank.mace``: energies against direct in-process calculator calls.
+"""SevenNet and CHGNet behind ``ifacerank.mlp``: energies against direct in-process calculator calls.
 
 Both run in float32, so job and direct call are compared to 2e-5 eV, about two float32 steps at the
 -70 eV of these cells.

@@ -1,4 +1,4 @@
-"""``ifacerank.mace.base``: only the unconverged subset is resubmitted; broken structures end with a reason."""
+"""``ifacerank.mlp.base``: only the unconverged subset is resubmitted; broken structures end with a reason."""
 
 import sys
 
@@ -9,8 +9,8 @@ from aiida.orm import Dict, InstalledCode
 from ase.build import bulk
 
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData
-from aiida_ifacerank.tools.tiny_mace import build_random_mace
 from aiida_ifacerank.workflows.mlp import MlpBaseWorkChain
+from tests.models import build_random_mace
 
 
 @pytest.mark.slow

@@ -1,0 +1,1 @@
+"""Definitions shared across calculations, parsers and work chains (one place per concept)."""
