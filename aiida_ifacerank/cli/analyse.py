@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from aiida_ifacerank.analysis import GROUP_KEYS, analyse, read_results_csv
+from aiida_ifacerank.analysis import GROUP_KEYS, RankingAnalysis, analyse, read_results_csv
 from aiida_ifacerank.analysis.completeness import MAX_ABS_ENERGY_EV_ANG2
 from aiida_ifacerank.calculations.rank import rank, rank_inputs
 
@@ -106,17 +106,12 @@ def cmd_analyse(
     if store:
         outputs, node = rank.run_get_node(**inputs)
         frames = {name: outputs[name].get_dataframe() for name in ('results', 'stats', 'completeness', 'inversions')}
+        analysis = RankingAnalysis(**frames, parameters=outputs['analysis_parameters'].get_dict())
         click.echo(f'Stored the analysis as calcfunction node {node.pk} ({node.uuid}).')
-    else:
-        frames = {name: getattr(analysis, name) for name in ('results', 'stats', 'completeness', 'inversions')}
 
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for name, frame in frames.items():
-        frame.to_csv(output_dir / f'{name}.csv', index=False, na_rep='nan')
-    stats = frames['stats']
+    paths = analysis.write(output_dir)
     shown = SHOWN_COLUMNS + [f'top{n}_overlap' for n in top_n] + ['class_flips', 'boundary_inversions']
-    click.echo(stats[shown].to_string(index=False, float_format=lambda value: f'{value:.3f}'))
-    completeness = frames['completeness']
+    click.echo(analysis.stats[shown].to_string(index=False, float_format=lambda value: f'{value:.3f}'))
     click.echo('\nCompleteness (interfaces per status):')
-    click.echo(completeness.groupby(['mode', 'status'], sort=False).size().unstack(fill_value=0).to_string())
-    click.echo(f'\nWrote {", ".join(f"{name}.csv" for name in frames)} to {output_dir}/')
+    click.echo(analysis.completeness_summary.to_string(float_format=lambda value: f'{value:.3f}'))
+    click.echo(f'\nWrote {", ".join(path.name for path in paths.values())} to {output_dir}/')

@@ -1,1 +1,1 @@
-"""Pure helpers that are not science proper (models for tests and demos, I/O)."""
+"""Pure helpers that are not science proper: DFT settings, pseudopotential families, figures."""

@@ -27,6 +27,9 @@ def test_analyse_store_runs_the_calcfunction(mixed_table, tmp_path):
     result = CliRunner().invoke(cmd_root, ['analyse', str(source), '-o', str(tmp_path), '--store'])
     assert result.exit_code == 0, result.output
     assert 'Stored the analysis as calcfunction node' in result.output
+    stored, direct = pd.read_csv(tmp_path / 'stats.csv'), analyse(mixed_table).stats
+    assert stored['kendall_tau_b'].to_numpy() == pytest.approx(direct['kendall_tau_b'].to_numpy(), nan_ok=True)
+    assert 'fraction_ok' in result.output  # the completeness summary of the stored tables
 
 
 def test_analyse_bad_input_gives_a_clear_message(mixed_table, tmp_path):
