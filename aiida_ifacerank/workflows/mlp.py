@@ -15,6 +15,22 @@ RETRIED_STATUSES = ('unconverged', 'missing')
 ``nan`` (broken input, model failure on that structure) are final and keep their reason."""
 
 
+def numbered_outputs(processes) -> dict:
+    """``results_N`` and ``structures_N`` (N = 1, 2, ...) of finished MLP processes, where they have them."""
+    outputs = {}
+    for number, process in enumerate(processes, start=1):
+        for name in ('results', 'structures'):
+            if name in process.outputs:
+                outputs[f'{name}_{number}'] = process.outputs[name]
+    return outputs
+
+
+def final_failures(table) -> str | None:
+    """Labels (comma-separated) of the structures of a results table whose status is not ``ok``, or None."""
+    failed = table[table['status'] != 'ok']['label'].astype(str)
+    return ', '.join(failed) if len(failed) else None
+
+
 @calcfunction
 def select_structures(original: StructureCollectionData, labels: List, **relaxed: StructureCollectionData):
     """Collection of the structures named in ``labels``, from the latest relaxed geometry when there is one."""
@@ -73,12 +89,7 @@ class MlpBaseWorkChain(BaseRestartWorkChain):
 
     def get_outputs(self, node):
         """Results merged over all iterations: the latest record of every structure."""
-        outputs = {}
-        for iteration, child in enumerate(self.ctx.children, start=1):
-            if 'results' in child.outputs:
-                outputs[f'results_{iteration}'] = child.outputs.results
-            if 'structures' in child.outputs:
-                outputs[f'structures_{iteration}'] = child.outputs.structures
+        outputs = numbered_outputs(self.ctx.children)
         return merge_iterations(**outputs) if outputs else {}
 
     def results(self):
@@ -86,9 +97,9 @@ class MlpBaseWorkChain(BaseRestartWorkChain):
         self.report(f'work chain completed after {self.ctx.iteration} iterations')
         outputs = self._attach_outputs(self.ctx.children[self.ctx.iteration - 1])
         table = outputs['results'].get_dataframe() if 'results' in outputs else pd.DataFrame({'status': []})
-        final = table[table['status'] != 'ok']
-        if len(final):
-            return self.exit_codes.ERROR_SOME_STRUCTURES_FINAL.format(labels=', '.join(final['label'].astype(str)))
+        failed = final_failures(table)
+        if failed:
+            return self.exit_codes.ERROR_SOME_STRUCTURES_FINAL.format(labels=failed)
         return None
 
     @process_handler(
@@ -105,14 +116,12 @@ class MlpBaseWorkChain(BaseRestartWorkChain):
             self.report(f'{node.process_label}<{node.pk}>: no structure worth retrying; the rest failed for good')
             return ProcessHandlerReport(
                 do_break=True,
-                exit_code=self.exit_codes.ERROR_SOME_STRUCTURES_FINAL.format(
-                    labels=', '.join(table[table['status'] != 'ok']['label'].astype(str))
-                ),
+                exit_code=self.exit_codes.ERROR_SOME_STRUCTURES_FINAL.format(labels=final_failures(table)),
             )
         relaxed = {
-            f'structures_{i}': child.outputs.structures
-            for i, child in enumerate(self.ctx.children, start=1)
-            if 'structures' in child.outputs
+            key: collection
+            for key, collection in numbered_outputs(self.ctx.children).items()
+            if key.startswith('structures')
         }
         self.ctx.inputs['structures'] = select_structures(self.inputs.mlp.structures, List(retry), **relaxed)
         settings = dict(self.ctx.settings)
@@ -178,19 +187,12 @@ class MlpBatchWorkChain(WorkChain):
             self.to_context(**{name: self.submit(MlpBaseWorkChain, **inputs)})
 
     def merge(self):
-        outputs = {}
-        for number, name in enumerate(sorted(self.ctx.batches), start=1):
-            child = self.ctx[name]
-            if 'results' in child.outputs:
-                outputs[f'results_{number}'] = child.outputs.results
-            if 'structures' in child.outputs:
-                outputs[f'structures_{number}'] = child.outputs.structures
-        merged = concatenate_batches(**outputs)
+        merged = concatenate_batches(**numbered_outputs([self.ctx[name] for name in sorted(self.ctx.batches)]))
         self.out_many(merged)
         table = merged['results'].get_dataframe()
-        final = table[table['status'] != 'ok']
-        if len(final):
-            return self.exit_codes.ERROR_SOME_STRUCTURES_FINAL.format(labels=', '.join(final['label'].astype(str)))
+        failed = final_failures(table)
+        if failed:
+            return self.exit_codes.ERROR_SOME_STRUCTURES_FINAL.format(labels=failed)
         return None
 
 
