@@ -3,8 +3,10 @@
 For Miller index <= 1 and <= 2: counts of raw matches -> unique matches -> termination pairs ->
 candidates and the wall time. pymatgen path: ``aiida_ifacerank.science.generation.generate``
 (ZSL, max area 100 Å², length strain 5 %, angle 1 %, 2 + 2 layers, 3x3 shift grid). ARTEMIS:
-the executable built by ``bin/build-artemis``, run on the same bulk cells with TOL_VEC 5 %,
-TOL_ANG 1°, TOL_AREA 10 %, NMILLER = the number of distinct planes pymatgen searches, 2 + 2
+the executable built by ``bin/build-artemis`` with the CalcJob's param.in (LW_USE_PRICEL and
+UP_USE_PRICEL F: ARTEMIS works on the cells it is given), run on the primitive cells of the same
+crystals (on the conventional cubic cells, TOL_MAXSIZE 3 ran over 120 s on (001)|(001) alone),
+TOL_MAXSIZE 3, TOL_VEC 5 %, TOL_ANG 1°, TOL_AREA 10 %, NMILLER = the number of distinct planes pymatgen searches, 2 + 2
 layers, NTERM 5, ISHIFT 1 (random shifts; with ISHIFT 4 or 2 ARTEMIS 2.0.0.dev3 stops on these
 cells after 200-260 s with 'More neighbours found in slab than in bulk' or 'No shifts found'),
 NSHIFT 8 (as many shifts per termination pair as our grid samples), CLOCK 1.
@@ -25,7 +27,8 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.core.surface import get_symmetrically_distinct_miller_indices
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from aiida_ifacerank.science.artemis import read_match, write_input
+from aiida_ifacerank.calculations.artemis import write_input
+from aiida_ifacerank.parsers.artemis import read_match
 from aiida_ifacerank.science.generation import GenerationParameters, generate
 
 ARTEMIS = Path(sys.executable).with_name('artemis')
@@ -68,7 +71,8 @@ def run_artemis(lower, upper, max_miller: int) -> dict:
     }
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
-        for structure, name in ((lower, 'POSCAR_lower'), (upper, 'POSCAR_upper')):
+        for bulk_cell, name in ((lower, 'POSCAR_lower'), (upper, 'POSCAR_upper')):
+            structure = bulk_cell.get_primitive_structure()
             # ASE's POSCAR, as the CalcJob writes it (ARTEMIS hangs on pymatgen's per-site labels)
             write(folder / name, AseAtomsAdaptor.get_atoms(structure), format='vasp', direct=True, sort=True)
         (folder / 'param.in').write_text(write_input(parameters, 'POSCAR_lower', 'POSCAR_upper'))

@@ -1,4 +1,10 @@
-"""``ifacerank.artemis``: interface generation with the ARTEMIS executable (a second generation backend)."""
+"""``ifacerank.artemis``: interface generation with the ARTEMIS executable (a second generation backend).
+
+The input writer lives here, the output readers in ``aiida_ifacerank.parsers.artemis``. ARTEMIS always
+runs with ``LW_USE_PRICEL = F`` and ``UP_USE_PRICEL = F``: the Miller indices and the transformation
+matrices of its output then refer to the cells of the input structures (with ARTEMIS's default ``T`` they
+refer to its own primitive cells). Give a primitive cell as input if you want one.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,86 @@ from aiida.orm import Dict, StructureData
 from ase.io import write
 
 from aiida_ifacerank.data import TableData
-from aiida_ifacerank.science.artemis import check_parameters, write_input
+
+ARTEMIS_TAGS = {
+    'NINTF': int,
+    'IMATCH': int,
+    'NMATCH': int,
+    'TOL_VEC': float,
+    'TOL_ANG': float,
+    'TOL_AREA': float,
+    'TOL_MAXFIND': int,
+    'TOL_MAXSIZE': int,  # its help says real, but the input reader wants an integer
+    'NMILLER': int,
+    'LW_MILLER': list,
+    'UP_MILLER': list,
+    'LW_NUM_LAYERS': int,
+    'UP_NUM_LAYERS': int,
+    'NTERM': int,
+    'ISHIFT': int,
+    'NSHIFT': int,
+    'C_SCALE': float,
+}
+"""INTERFACES-card tags accepted in the ``parameters`` of ``ifacerank.artemis`` and their types."""
+FIXED_TAGS = {'LW_USE_PRICEL': False, 'UP_USE_PRICEL': False}
+"""INTERFACES-card tags always written: Miller indices and transforms refer to the input cells."""
+POSITIVE_TAGS = ('NINTF', 'NMATCH', 'TOL_VEC', 'TOL_ANG', 'TOL_AREA', 'TOL_MAXSIZE', 'NMILLER', 'NSHIFT', 'NTERM')
+
+
+def check_parameters(parameters: dict) -> str | None:
+    """Reason why ``parameters`` (ARTEMIS INTERFACES tags, plus ``CLOCK``) are invalid, or ``None``."""
+    fixed = sorted(set(parameters) & set(FIXED_TAGS))
+    if fixed:
+        return (
+            f'{fixed} cannot be set: ARTEMIS always runs on the input cells (USE_PRICEL = F), so that Miller '
+            'indices and cells are those of the input structures; give a primitive cell as input if you want one.'
+        )
+    unknown = sorted(set(parameters) - set(ARTEMIS_TAGS) - {'CLOCK'})
+    if unknown:
+        return f'unknown ARTEMIS tag(s) {unknown}; use {sorted(ARTEMIS_TAGS)} or CLOCK.'
+    for tag in POSITIVE_TAGS:
+        if tag in parameters and not parameters[tag] > 0:
+            return f'{tag} must be > 0, got {parameters[tag]}.'
+    for tag in ('LW_MILLER', 'UP_MILLER'):
+        if tag in parameters:
+            miller = parameters[tag]
+            if len(miller) != 3 or not all(isinstance(i, int) for i in miller):
+                return f'{tag} must be three integers, got {miller}.'
+            if not any(miller):
+                return f'{tag} is the Miller index (0, 0, 0), which is no plane.'
+    return None
+
+
+def write_input(parameters: dict, lower_file: str, upper_file: str) -> str:
+    """Text of ``param.in`` for interface generation (TASK 1) with ``parameters`` in the INTERFACES card.
+
+    ``LW_USE_PRICEL = F`` and ``UP_USE_PRICEL = F`` are always written (:data:`FIXED_TAGS`).
+    """
+
+    def value(tag, item):
+        if isinstance(item, bool):
+            return 'T' if item else 'F'
+        if isinstance(item, list | tuple):
+            return ' '.join(str(int(i)) for i in item)
+        return str(ARTEMIS_TAGS.get(tag, int)(item))
+
+    settings = [
+        'SETTINGS',
+        '  TASK = 1',
+        '  RESTART = 0',
+        f'  STRUC1_FILE = {lower_file}',
+        f'  STRUC2_FILE = {upper_file}',
+        f'  CLOCK = {int(parameters.get("CLOCK", 1))}',
+        'END SETTINGS',
+        '',
+        'INTERFACES',
+        '  LGEN_INTERFACES = T',
+        '  SHIFTDIR = DSHIFT',
+        '  ISWAP = 0',
+    ]
+    settings += [f'  {tag} = {value(tag, item)}' for tag, item in parameters.items() if tag != 'CLOCK']
+    settings += [f'  {tag} = {value(tag, item)}' for tag, item in FIXED_TAGS.items()]
+    return '\n'.join([*settings, 'END INTERFACES', ''])
 
 
 def _validate_parameters(value, _):
@@ -31,8 +116,16 @@ class ArtemisCalculation(CalcJob):
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.input('lower', valid_type=StructureData, help='Bulk crystal of the bottom slab (substrate).')
-        spec.input('upper', valid_type=StructureData, help='Bulk crystal of the top slab (film).')
+        spec.input(
+            'lower',
+            valid_type=StructureData,
+            help='Bulk crystal of the bottom slab (substrate); LW_MILLER and the output transforms refer to its cell.',
+        )
+        spec.input(
+            'upper',
+            valid_type=StructureData,
+            help='Bulk crystal of the top slab (film); UP_MILLER and the output transforms refer to its cell.',
+        )
         spec.input(
             'parameters',
             valid_type=Dict,
