@@ -10,12 +10,6 @@ from ase.units import Bohr, Rydberg
 RY_BOHR_EV_ANG = Rydberg / Bohr
 """1 Ry/Bohr in eV/Å."""
 
-CELL_CHOICES = ('normal', 'fixed', 'all')
-"""``normal``: positions and the cell length normal to the interface (c, along z) relax, the in-plane
-lattice stays fixed (periodic two-interface cells); ``fixed``: positions only (slabs with vacuum);
-``all``: positions and the whole cell (bulk references at their own lattice constant). The MLP path
-(``ifacerank.mace``, setting ``cell``) offers the same three."""
-
 
 def qe_force_threshold(fmax_ev_ang: float) -> float:
     """QE ``forc_conv_thr`` (Ry/Bohr) that guarantees every atomic force norm <= ``fmax_ev_ang``.
@@ -31,20 +25,19 @@ def gamma_only(num_atoms: int, threshold: int) -> bool:
     return num_atoms > threshold
 
 
-def qe_relax_parameters(mode: str, cell: str) -> dict:
-    """``CONTROL.calculation`` and the ``CELL`` namelist for ``mode`` (relax | scf) and ``cell``."""
-    if mode == 'scf':
-        return {'CONTROL': {'calculation': 'scf'}}
-    if cell == 'fixed':
-        return {'CONTROL': {'calculation': 'relax'}}
-    dofree = {'normal': 'z', 'all': 'all'}[cell]
-    return {'CONTROL': {'calculation': 'vc-relax'}, 'CELL': {'cell_dofree': dofree, 'cell_dynamics': 'bfgs'}}
+def qe_normal_cell_parameters() -> dict:
+    """pw.x settings for cell ``normal``: a vc-relax in which only c (along z) changes.
+
+    aiida-quantumespresso's ``RelaxType.POSITIONS_CELL`` frees the whole cell of a 3D-periodic
+    structure; ``fixed`` (``relax``), ``all`` and ``single_point`` (``scf``) are its own relax types.
+    """
+    return {'CONTROL': {'calculation': 'vc-relax'}, 'CELL': {'cell_dofree': 'z', 'cell_dynamics': 'bfgs'}}
 
 
-def vasp_relax_settings(mode: str, cell: str, fmax_ev_ang: float) -> dict:
+def vasp_relax_settings(task: str, cell: str, fmax_ev_ang: float) -> dict:
     """aiida-vasp ``relax_settings``: it sets IBRION, NSW, ISIF (3 with the cell free, else 2) and EDIFFG = -fmax."""
     return {
-        'perform': mode == 'relax',
+        'perform': task == 'relax',
         'positions': True,
         'shape': cell != 'fixed',
         'volume': cell != 'fixed',
@@ -52,9 +45,9 @@ def vasp_relax_settings(mode: str, cell: str, fmax_ev_ang: float) -> dict:
     }
 
 
-def vasp_relax_incar(mode: str, cell: str) -> dict:
+def vasp_relax_incar(task: str, cell: str) -> dict:
     """Extra INCAR tags: with ``normal`` only c may change (ISIF 3 with LATTICE_CONSTRAINTS, VASP 6)."""
-    return {'lattice_constraints': 'F F T'} if mode == 'relax' and cell == 'normal' else {}
+    return {'lattice_constraints': 'F F T'} if task == 'relax' and cell == 'normal' else {}
 
 
 def qe_dipole_parameters() -> dict:

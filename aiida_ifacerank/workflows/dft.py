@@ -1,4 +1,4 @@
-"""``ifacerank.dft``: relax or evaluate one structure with Quantum ESPRESSO or VASP, outputs normalized.
+"""``ifacerank.dft``: relax or single-point one structure with Quantum ESPRESSO or VASP, outputs normalized.
 
 The engines' own work chains do the input writing, restarts and error handling
 (aiida-quantumespresso's ``PwRelaxWorkChain`` around ``PwBaseWorkChain``, aiida-vasp's
@@ -6,16 +6,16 @@ The engines' own work chains do the input writing, restarts and error handling
 into the same few nodes for both: structure, energy (eV), forces (eV/Å) and a summary with
 convergence, cost and the job that made the energy.
 
-One exception: a pw.x job out of walltime. aiida-quantumespresso restarts it in full
-(``restart_mode = 'restart'``), which Debian's pw.x 6.7 aborts for a vc-relax (MPI_ABORT on the first
-SCF step after reading the restart files); here that handler is off and the relaxation starts again
-from scratch from the last geometry the job reached, as aiida-vasp does for VASP.
+A pw.x job out of walltime is restarted by aiida-quantumespresso's ``handle_out_of_walltime`` in full,
+from the job's save directory (``restart_mode = 'restart'``; input ``walltime_restart = 'full'``, the
+default). Debian's pw.x 6.7 aborts such a restart of a vc-relax (MPI_ABORT on the first SCF step after
+reading the restart files); with ``walltime_restart = 'from_scratch'`` that handler is switched off and
+this work chain starts the relaxation again from scratch from the last geometry the job reached.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 from importlib import resources
 
 import numpy as np
@@ -26,7 +26,7 @@ from aiida.plugins import CalculationFactory, WorkflowFactory
 from aiida_quantumespresso.common.types import RelaxType
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin, recursive_merge
 
-from aiida_ifacerank.analysis.table import EXIT_MISSING
+from aiida_ifacerank.common.types import CELL_CHOICES, TASKS
 from aiida_ifacerank.tools import dft as settings
 
 PwCalculation = CalculationFactory('quantumespresso.pw')
@@ -34,7 +34,8 @@ PwRelaxWorkChain = WorkflowFactory('quantumespresso.pw.relax')
 VaspRelaxWorkChain = WorkflowFactory('vasp.relax')
 
 ENGINES = {'qe': PwRelaxWorkChain, 'vasp': VaspRelaxWorkChain}
-MODES = ('relax', 'scf')
+WALLTIME_RESTARTS = ('full', 'from_scratch')
+WALLTIME_HANDLER = 'handle_out_of_walltime'
 PROTOCOL_KEYS = {
     'fmax_ev_ang',
     'gamma_only_above_atoms',
@@ -55,9 +56,15 @@ def _choice(allowed):
     return validator
 
 
+def _non_negative(value, _):
+    if value is not None and value.value < 0:
+        return f'must be >= 0, got {value.value}.'
+    return None
+
+
 def validate_inputs(inputs, _):
-    """The namespace of ``engine`` is filled, the other is not, and ``mode`` matches the engine inputs."""
-    engine, mode = inputs['engine'].value, inputs['mode'].value
+    """The namespace of ``engine`` is filled, the other not; ``task`` and ``walltime_restart`` fit the engine inputs."""
+    engine, task = inputs['engine'].value, inputs['task'].value
     for name in ENGINES:
         if name == engine and not inputs.get(name):
             return (
@@ -68,18 +75,57 @@ def validate_inputs(inputs, _):
             return f'engine is {engine!r} but {name!r} inputs were given too: give only one engine.'
     if engine == 'qe':
         calculation = inputs['qe']['base_relax']['pw']['parameters'].get_dict()['CONTROL'].get('calculation')
-        if (calculation == 'scf') != (mode == 'scf'):
-            return f"mode is {mode!r} but qe.base_relax.pw.parameters has CONTROL.calculation = '{calculation}'."
+        if (calculation == 'scf') != (task == 'single_point'):
+            return (
+                f"task is {task!r} but qe.base_relax.pw.parameters has CONTROL.calculation = '{calculation}': "
+                f'build the inputs with get_builder_from_protocol(..., task={task!r}).'
+            )
     else:
         relax_settings = inputs['vasp'].get('relax_settings')
         perform = relax_settings.get_dict().get('perform', True) if relax_settings else True
-        if perform != (mode == 'relax'):
-            return f'mode is {mode!r} but vasp.relax_settings.perform is {perform}.'
+        if perform != (task == 'relax'):
+            return (
+                f'task is {task!r} but vasp.relax_settings.perform is {perform}: '
+                f'build the inputs with get_builder_from_protocol(..., task={task!r}).'
+            )
+    return _validate_walltime_restart(inputs)
+
+
+def _validate_walltime_restart(inputs):
+    if inputs['walltime_restart'].value != 'from_scratch':
+        return None
+    if inputs['engine'].value != 'qe':
+        return (
+            "walltime_restart 'from_scratch' applies to engine 'qe' only (aiida-vasp continues an unfinished "
+            "relaxation from its last CONTCAR itself): leave walltime_restart at 'full'."
+        )
+    overrides = inputs['qe']['base_relax'].get('handler_overrides')
+    override = overrides.get_dict().get(WALLTIME_HANDLER) if overrides else None
+    if override is True or (isinstance(override, dict) and override.get('enabled')):
+        return (
+            f"walltime_restart is 'from_scratch' but qe.base_relax.handler_overrides enables {WALLTIME_HANDLER}: "
+            f"remove that override, or set walltime_restart to 'full'."
+        )
     return None
 
 
+def engine_inputs(inputs: dict, walltime_restart: str) -> AttributeDict:
+    """The engine work chain's ``inputs``; with ``from_scratch``, aiida-qe's walltime handler switched off.
+
+    The override ``{'handle_out_of_walltime': {'enabled': False}}`` is merged into any
+    ``base_relax.handler_overrides`` given; ``inputs`` itself is not changed.
+    """
+    inputs = AttributeDict(inputs)
+    if walltime_restart == 'from_scratch':
+        base_relax = AttributeDict(inputs['base_relax'])
+        overrides = base_relax['handler_overrides'].get_dict() if 'handler_overrides' in base_relax else {}
+        base_relax['handler_overrides'] = orm.Dict({**overrides, WALLTIME_HANDLER: {'enabled': False}})
+        inputs['base_relax'] = base_relax
+    return inputs
+
+
 class DftWorkChain(ProtocolMixin, WorkChain):
-    """Relax (or single-point) one structure with Quantum ESPRESSO or VASP."""
+    """Relax or single-point one structure with Quantum ESPRESSO or VASP."""
 
     @classmethod
     def define(cls, spec):
@@ -87,11 +133,11 @@ class DftWorkChain(ProtocolMixin, WorkChain):
         spec.input('structure', valid_type=orm.StructureData, help='Interface or bulk reference cell.')
         spec.input('engine', valid_type=orm.Str, validator=_choice(ENGINES), help='qe or vasp.')
         spec.input(
-            'mode',
+            'task',
             valid_type=orm.Str,
             default=lambda: orm.Str('relax'),
-            validator=_choice(MODES),
-            help='relax, or scf: a single point on the given geometry (the MLP@DFT mode).',
+            validator=_choice(TASKS),
+            help='relax, or single_point: energy and forces of the given geometry (pw.x scf, VASP without relaxation).',
         )
         namespace_options = {'required': False, 'populate_defaults': False}
         spec.expose_inputs(
@@ -107,10 +153,21 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             namespace_options={**namespace_options, 'help': 'Inputs of the aiida-vasp VaspRelaxWorkChain.'},
         )
         spec.input(
-            'walltime_restarts',
+            'walltime_restart',
+            valid_type=orm.Str,
+            default=lambda: orm.Str('full'),
+            validator=_choice(WALLTIME_RESTARTS),
+            help="A pw.x job out of walltime. full: aiida-qe's handle_out_of_walltime restarts it from its save "
+            "directory (restart_mode 'restart'). from_scratch (engine qe only): that handler is switched off and "
+            'the relaxation starts again from scratch from the last geometry, for pw.x builds that abort a full '
+            "restart of a vc-relax (Debian's pw.x 6.7).",
+        )
+        spec.input(
+            'max_walltime_restarts',
             valid_type=orm.Int,
             default=lambda: orm.Int(5),
-            help='QE: how many times a relaxation out of walltime starts again from its last geometry.',
+            validator=_non_negative,
+            help="With walltime_restart 'from_scratch': how many times a relaxation out of walltime starts again.",
         )
         spec.inputs.validator = validate_inputs
         spec.outline(
@@ -118,7 +175,7 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             while_(cls.should_run_engine)(cls.run_engine, cls.inspect_engine),
             cls.results,
         )
-        spec.output('structure', valid_type=orm.StructureData, help='Relaxed structure (scf: the input one).')
+        spec.output('structure', valid_type=orm.StructureData, help='Relaxed structure (single_point: the input one).')
         spec.output('energy', valid_type=orm.Float, help='Total energy (eV) of the output structure.')
         spec.output('forces', valid_type=orm.ArrayData, help="Array 'forces' (eV/Å, atoms x 3) on that structure.")
         spec.output(
@@ -144,23 +201,21 @@ class DftWorkChain(ProtocolMixin, WorkChain):
         structure: orm.StructureData,
         engine: str = 'qe',
         protocol: str | None = None,
-        mode: str = 'relax',
+        task: str = 'relax',
         cell: str = 'normal',
         overrides: dict | None = None,
         options: dict | None = None,
     ):
-        """Builder for ``engine`` (qe | vasp), ``mode`` (relax | scf) and ``cell`` (normal | fixed | all).
+        """Builder for ``engine`` (qe | vasp), ``task`` (relax | single_point) and ``cell`` (normal | fixed | all).
 
         ``overrides`` uses the keys of ``protocols/dft.yaml``; ``overrides[engine]['overrides']`` goes
         unchanged to the engine's own ``get_builder_from_protocol``. ``options`` (scheduler options)
         apply to every job. Bulk references for μ_i: the same call, protocol and overrides on the bulk
         cell (``cell='all'``), so cutoffs, pseudopotentials, smearing and thresholds are the interface's.
         """
-        for name, value, allowed in (('engine', engine, ENGINES), ('mode', mode, MODES)):
+        for name, value, allowed in (('engine', engine, ENGINES), ('task', task, TASKS), ('cell', cell, CELL_CHOICES)):
             if value not in allowed:
                 raise ValueError(f'{name} must be one of {tuple(allowed)}, got {value!r}.')
-        if cell not in settings.CELL_CHOICES:
-            raise ValueError(f'cell must be one of {settings.CELL_CHOICES}, got {cell!r}.')
         unknown = sorted(set(overrides or {}) - PROTOCOL_KEYS)
         if unknown:
             raise ValueError(f'unknown override key(s) {unknown}: use {sorted(PROTOCOL_KEYS)}.')
@@ -170,13 +225,13 @@ class DftWorkChain(ProtocolMixin, WorkChain):
         builder = cls.get_builder()
         builder.structure = structure
         builder.engine = orm.Str(engine)
-        builder.mode = orm.Str(mode)
+        builder.task = orm.Str(task)
         make = cls._qe_inputs if engine == 'qe' else cls._vasp_inputs
-        builder[engine] = make(code, structure, inputs, mode, cell, use_gamma, options)
+        builder[engine] = make(code, structure, inputs, task, cell, use_gamma, options)
         return builder
 
     @staticmethod
-    def _qe_inputs(code, structure, inputs, mode, cell, use_gamma, options):
+    def _qe_inputs(code, structure, inputs, task, cell, use_gamma, options):
         qe = inputs['qe']
         parameters = {'CONTROL': {'forc_conv_thr': settings.qe_force_threshold(inputs['fmax_ev_ang'])}}
         if inputs['dipole_correction']:
@@ -186,25 +241,20 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             'kpoints_distance': inputs['kpoints_distance_inv_ang'],
             'pw': {'parameters': parameters},
         }
-        relax_type = {
-            'scf': RelaxType.NONE,
-            'fixed': RelaxType.POSITIONS,
-            'normal': RelaxType.POSITIONS_CELL,
-            'all': RelaxType.POSITIONS_CELL,
-        }
+        relax_type = {'fixed': RelaxType.POSITIONS, 'normal': RelaxType.POSITIONS_CELL, 'all': RelaxType.POSITIONS_CELL}
         builder = PwRelaxWorkChain.get_builder_from_protocol(
             code,
             structure,
             protocol=qe['protocol'],
             overrides=recursive_merge({'base_relax': base, 'base_init_relax': base}, qe.get('overrides', {})),
-            relax_type=relax_type['scf' if mode == 'scf' else cell],
+            relax_type=RelaxType.NONE if task == 'single_point' else relax_type[cell],
             options=options,
         )
         del builder['base_init_relax']
         base_relax = builder.base_relax
-        if mode == 'relax' and cell == 'normal':  # aiida-qe frees the whole cell of a 3D-periodic structure
+        if task == 'relax' and cell == 'normal':
             base_relax.pw.parameters = orm.Dict(
-                recursive_merge(base_relax.pw.parameters.get_dict(), settings.qe_relax_parameters(mode, cell))
+                recursive_merge(base_relax.pw.parameters.get_dict(), settings.qe_normal_cell_parameters())
             )
         if use_gamma:
             kpoints = orm.KpointsData()
@@ -213,21 +263,20 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             del base_relax['kpoints_distance']
             pw_settings = base_relax.pw.settings.get_dict() if 'settings' in base_relax.pw else {}
             base_relax.pw.settings = orm.Dict({**pw_settings, 'gamma_only': True})
-        base_relax.handler_overrides = orm.Dict({'handle_out_of_walltime': {'enabled': False}})
-        builder.meta_convergence = orm.Bool(qe['meta_convergence'] and mode == 'relax' and cell != 'fixed')
+        builder.meta_convergence = orm.Bool(qe['meta_convergence'] and task == 'relax' and cell != 'fixed')
         del builder['structure']
         return builder._inputs(prune=True)
 
     @staticmethod
-    def _vasp_inputs(code, structure, inputs, mode, cell, use_gamma, options):
+    def _vasp_inputs(code, structure, inputs, task, cell, use_gamma, options):
         vasp = inputs['vasp']
-        incar = {'encut': vasp['encut_ev'], **settings.vasp_relax_incar(mode, cell)}
+        incar = {'encut': vasp['encut_ev'], **settings.vasp_relax_incar(task, cell)}
         if inputs['dipole_correction']:
             incar.update(settings.vasp_dipole_incar())
         kpoints = {'mesh': [1, 1, 1]} if use_gamma else {'spacing': inputs['kpoints_distance_inv_ang'] / (2 * np.pi)}
         engine_overrides = recursive_merge(
             {
-                'relax_settings': settings.vasp_relax_settings(mode, cell, inputs['fmax_ev_ang']),
+                'relax_settings': settings.vasp_relax_settings(task, cell, inputs['fmax_ev_ang']),
                 'vasp': {
                     'parameters': {'incar': incar},
                     'potential_family': vasp['potential_family'],
@@ -253,20 +302,22 @@ class DftWorkChain(ProtocolMixin, WorkChain):
     def run_engine(self):
         """Submit the engine's relax work chain on the current structure."""
         engine = self.inputs.engine.value
-        inputs = AttributeDict(self.exposed_inputs(ENGINES[engine], namespace=engine))
+        inputs = engine_inputs(
+            self.exposed_inputs(ENGINES[engine], namespace=engine), self.inputs.walltime_restart.value
+        )
         inputs.structure = self.ctx.structure
         inputs.metadata.call_link_label = engine
         return ToContext(engine_workchains=append_(self.submit(ENGINES[engine], **inputs)))
 
     def inspect_engine(self):
-        """Done if the engine finished; a pw.x job out of walltime starts again from its last geometry."""
+        """Done if the engine finished; ``from_scratch``: a pw.x job out of walltime goes on from its last geometry."""
         workchain = self.ctx.engine_workchains[-1]
         if workchain.is_finished_ok:
             self.ctx.finished = True
             return None
-        job = _out_of_walltime(workchain)
+        job = _out_of_walltime(workchain) if self.inputs.walltime_restart.value == 'from_scratch' else None
         restarts = len(self.ctx.engine_workchains) - 1
-        if job is not None and restarts < self.inputs.walltime_restarts.value:
+        if job is not None and restarts < self.inputs.max_walltime_restarts.value:
             self.ctx.structure = job.outputs.output_structure
             self.report(f'{job.process_label}<{job.pk}> ran out of walltime: starting again from its last geometry')
             return None
@@ -305,21 +356,6 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             structure = workchain.outputs.relax.structure if 'relax' in workchain.outputs else None
         self.out('structure', structure or self.ctx.structure)
         self.out_many(outputs)
-
-
-def outcome(node) -> dict:
-    """One ``ifacerank.dft`` run as a row of the completeness report.
-
-    ``energy_ev`` (NaN unless finished OK), ``exit_status`` (0 OK, -1 not finished, > 0 failed; 1 if
-    it excepted or was killed) and ``failure`` (the reason). A failure never carries an energy.
-    """
-    if not node.is_terminated:
-        return {'energy_ev': math.nan, 'exit_status': EXIT_MISSING, 'failure': f'still {node.process_state.value}'}
-    if node.is_finished_ok:
-        return {'energy_ev': node.outputs.energy.value, 'exit_status': 0, 'failure': ''}
-    if node.is_finished:
-        return {'energy_ev': math.nan, 'exit_status': node.exit_status, 'failure': node.exit_message or ''}
-    return {'energy_ev': math.nan, 'exit_status': 1, 'failure': 'killed' if node.is_killed else 'excepted'}
 
 
 def _out_of_walltime(workchain):

@@ -18,15 +18,13 @@ def test_gamma_only_above_the_threshold():
 
 
 def test_cell_choices_translate_to_both_engines():
-    assert dft.qe_relax_parameters('relax', 'normal')['CELL']['cell_dofree'] == 'z'
-    assert dft.qe_relax_parameters('relax', 'all')['CELL']['cell_dofree'] == 'all'
-    assert dft.qe_relax_parameters('relax', 'fixed') == {'CONTROL': {'calculation': 'relax'}}
-    assert dft.qe_relax_parameters('scf', 'normal') == {'CONTROL': {'calculation': 'scf'}}
+    normal = dft.qe_normal_cell_parameters()
+    assert (normal['CONTROL']['calculation'], normal['CELL']['cell_dofree']) == ('vc-relax', 'z')
     assert dft.vasp_relax_incar('relax', 'normal') == {'lattice_constraints': 'F F T'}
-    assert dft.vasp_relax_incar('relax', 'all') == dft.vasp_relax_incar('scf', 'normal') == {}
+    assert dft.vasp_relax_incar('relax', 'all') == dft.vasp_relax_incar('single_point', 'normal') == {}
     fixed = dft.vasp_relax_settings('relax', 'fixed', 0.02)
     assert (fixed['shape'], fixed['volume'], fixed['force_cutoff'], fixed['perform']) == (False, False, 0.02, True)
-    assert dft.vasp_relax_settings('scf', 'normal', 0.02)['perform'] is False
+    assert dft.vasp_relax_settings('single_point', 'normal', 0.02)['perform'] is False
 
 
 def test_pw_output_times_and_steps():

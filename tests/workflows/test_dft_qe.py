@@ -7,15 +7,14 @@ import subprocess
 import numpy as np
 import pytest
 from aiida.engine import run_get_node
-from aiida.orm import InstalledCode, StructureData
+from aiida.orm import Dict, InstalledCode, StructureData
 from aiida.plugins import CalculationFactory
 from ase.build import bulk
 from qe_tools import CONSTANTS
 
-from aiida_ifacerank.analysis import build_table, completeness
 from aiida_ifacerank.tools.dft import qe_force_threshold
 from aiida_ifacerank.tools.pseudos import install_family
-from aiida_ifacerank.workflows.dft import DftWorkChain, outcome
+from aiida_ifacerank.workflows.dft import DftWorkChain, engine_inputs
 
 PwCalculation = CalculationFactory('quantumespresso.pw')
 LOW_CUTOFFS = {'qe': {'overrides': {'base_relax': {'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}}}}}}}
@@ -51,21 +50,21 @@ def si_ge_cell():
     return StructureData(ase=atoms)
 
 
-def builder(code, structure, mode='relax', cell='normal', **overrides):
+def builder(code, structure, task='relax', cell='normal', **overrides):
     return DftWorkChain.get_builder_from_protocol(
         code,
         structure,
         engine='qe',
         protocol='fast',
-        mode=mode,
+        task=task,
         cell=cell,
         overrides={**LOW_CUTOFFS, **overrides},
         options={'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'withmpi': False},
     )
 
 
-def test_scf_energy_equals_pw_x_run_by_hand(pw_code, pseudo_family, tmp_path):
-    results, node = run_get_node(builder(pw_code, bulk_si(), mode='scf'))
+def test_single_point_energy_equals_pw_x_run_by_hand(pw_code, pseudo_family, tmp_path):
+    results, node = run_get_node(builder(pw_code, bulk_si(), task='single_point'))
     assert node.is_finished_ok, node.exit_message
     job = next(n for n in node.called_descendants if n.process_type.endswith('quantumespresso.pw'))
     job.base.repository.copy_tree(tmp_path)
@@ -82,7 +81,8 @@ def test_scf_energy_equals_pw_x_run_by_hand(pw_code, pseudo_family, tmp_path):
     summary = results['summary'].get_dict()
     assert summary['jobs'] == 1 and summary['ionic_steps'] == 1 and summary['wall_time_s'] > 0
     assert summary['energy_job_uuid'] == job.uuid
-    assert outcome(node) == {'energy_ev': results['energy'].value, 'exit_status': 0, 'failure': ''}
+    base = next(n for n in node.called_descendants if n.process_label == 'PwBaseWorkChain')
+    assert 'handler_overrides' not in base.inputs  # default walltime_restart 'full': aiida-qe's handlers as they are
 
 
 @pytest.mark.slow
@@ -103,9 +103,9 @@ def test_interface_and_bulk_relax_through_the_daemon(pw_code, pseudo_family, sub
     np.testing.assert_allclose(np.array(relaxed.cell)[:2], np.array(structure.cell)[:2], atol=1e-6)
     assert relaxed.cell[2][2] > structure.cell[2][2] + 0.1  # the normal length relaxed (Ge is compressed in-plane)
 
-    scf, node = run_get_node(builder(pw_code, relaxed, mode='scf', gamma_only_above_atoms=0))
+    single_point, node = run_get_node(builder(pw_code, relaxed, task='single_point', gamma_only_above_atoms=0))
     assert node.is_finished_ok, node.exit_message
-    assert scf['energy'].value == pytest.approx(relax.outputs.energy.value, abs=1e-4)
+    assert single_point['energy'].value == pytest.approx(relax.outputs.energy.value, abs=1e-4)
 
     reference = submit_and_await(builder(pw_code, bulk_si(), cell='all'), timeout=600)
     assert reference.is_finished_ok, reference.exit_message
@@ -127,24 +127,13 @@ def test_scf_non_convergence_ends_with_the_engine_reason(pw_code, pseudo_family)
             }
         }
     }
-    _, node = run_get_node(builder(pw_code, bulk_si(), mode='scf', **no_convergence))
+    _, node = run_get_node(builder(pw_code, bulk_si(), task='single_point', **no_convergence))
     assert node.exit_status == DftWorkChain.exit_codes.ERROR_ENGINE_FAILED.status
     assert 'PwRelaxWorkChain' in node.exit_message
     assert 'did not reach self-consistency' in node.exit_message  # the pw.x job's own reason
     jobs = [n for n in node.called_descendants if n.process_type.endswith('quantumespresso.pw')]
     assert len(jobs) == 2  # PwBaseWorkChain restarted once (lower mixing) before giving up
     assert 'energy' not in node.outputs
-    row = outcome(node)
-    table = build_table(
-        ['Si'],
-        ['Si'],
-        ['Si'],
-        {'DFT@DFT': [row['energy_ev']]},
-        exit_statuses={'DFT@DFT': [row['exit_status']]},
-        failures={'DFT@DFT': [row['failure']]},
-    )
-    report = completeness(table)
-    assert report.loc[0, 'status'] == 'failed' and 'did not reach self-consistency' in report.loc[0, 'reason']
 
 
 def test_corrupt_output_ends_with_the_parser_reason(pw_code, pseudo_family):
@@ -156,13 +145,11 @@ def test_corrupt_output_ends_with_the_parser_reason(pw_code, pseudo_family):
         default_calc_job_plugin='quantumespresso.pw',
         append_text='head -c 3000 aiida.out > cut && mv cut aiida.out && rm out/aiida.save/data-file-schema.xml',
     ).store()
-    _, node = run_get_node(builder(corrupt, bulk_si(), mode='scf'))
+    _, node = run_get_node(builder(corrupt, bulk_si(), task='single_point'))
     assert node.exit_status == DftWorkChain.exit_codes.ERROR_ENGINE_FAILED.status
     job = next(n for n in node.called_descendants if n.process_type.endswith('quantumespresso.pw'))
     assert job.exit_status == PwCalculation.exit_codes.ERROR_OUTPUT_FILES.status  # neither file parses
     assert job.exit_message in node.exit_message and 'energy' not in node.outputs
-    row = outcome(node)
-    assert np.isnan(row['energy_ev']) and row['exit_status'] == node.exit_status and job.exit_message in row['failure']
 
 
 def test_bulk_references_share_the_interface_settings(pw_code, pseudo_family):
@@ -181,7 +168,7 @@ def test_bulk_references_share_the_interface_settings(pw_code, pseudo_family):
     [
         ({'engine': 'castep'}, 'engine must be one of'),
         ({'cell': 'xy'}, 'cell must be one of'),
-        ({'mode': 'nscf'}, 'mode must be one of'),
+        ({'task': 'scf'}, 'task must be one of'),
         ({'overrides': {'fmax': 0.1}}, "unknown override key\\(s\\) \\['fmax'\\]"),
     ],
 )
@@ -191,18 +178,43 @@ def test_bad_choices_are_refused_before_submission(pw_code, pseudo_family, chang
         DftWorkChain.get_builder_from_protocol(pw_code, bulk_si(), **arguments)
 
 
-def test_mode_must_agree_with_the_engine_inputs(pw_code, pseudo_family):
-    inputs = builder(pw_code, bulk_si(), mode='scf')
-    inputs.mode = 'relax'
+def test_task_must_agree_with_the_engine_inputs(pw_code, pseudo_family):
+    inputs = builder(pw_code, bulk_si(), task='single_point')
+    inputs.task = 'relax'
     with pytest.raises(
-        ValueError, match=r"mode is 'relax' but qe\.base_relax\.pw\.parameters has CONTROL\.calculation"
+        ValueError, match=r"task is 'relax' but qe\.base_relax\.pw\.parameters has CONTROL\.calculation"
     ):
+        run_get_node(inputs)
+
+
+def test_walltime_handler_is_on_by_default_and_off_from_scratch(pw_code, pseudo_family):
+    """The engine inputs that ``run_engine`` submits: aiida-qe's own walltime restart unless ``from_scratch``."""
+    inputs = builder(pw_code, si_ge_cell())
+    assert DftWorkChain.spec().inputs['walltime_restart'].default().value == 'full'
+    assert 'handler_overrides' not in inputs.qe.base_relax
+    assert 'handler_overrides' not in engine_inputs(inputs.qe, 'full').base_relax
+    inputs.qe.base_relax.handler_overrides = Dict({'handle_diagonalization_errors': {'enabled': False}})
+    overrides = engine_inputs(inputs.qe, 'from_scratch').base_relax.handler_overrides.get_dict()
+    assert overrides == {
+        'handle_diagonalization_errors': {'enabled': False},  # the user's own override is kept
+        'handle_out_of_walltime': {'enabled': False},
+    }
+    assert 'handle_out_of_walltime' not in inputs.qe.base_relax.handler_overrides.get_dict()  # builder unchanged
+
+
+def test_from_scratch_refuses_an_enabled_walltime_handler(pw_code, pseudo_family):
+    inputs = builder(pw_code, bulk_si())
+    inputs.walltime_restart = 'from_scratch'
+    inputs.qe.base_relax.handler_overrides = Dict({'handle_out_of_walltime': {'enabled': True}})
+    with pytest.raises(ValueError, match=r'qe\.base_relax\.handler_overrides enables handle_out_of_walltime'):
         run_get_node(inputs)
 
 
 @pytest.mark.slow
 def test_walltime_stop_restarts_from_the_last_geometry(pw_code, pseudo_family):
     """A 30 s walltime stops each pw.x relax; the next starts from scratch where the last one stopped.
+
+    ``walltime_restart = 'from_scratch'``: Debian's pw.x 6.7 aborts aiida-qe's full restart of a relaxation.
 
     2x2x1 k-points (about 4 ionic steps per job here, 7 BFGS steps uninterrupted): at Gamma only, the
     from-scratch restarts of this 3.9 Å-wide cell can walk into distorted geometries where the SCF stalls.
@@ -211,13 +223,16 @@ def test_walltime_stop_restarts_from_the_last_geometry(pw_code, pseudo_family):
     inputs = builder(pw_code, si_ge_cell(), cell='fixed', kpoints_distance_inv_ang=1.0, **overrides)
     walltime = 30
     inputs.qe.base_relax.pw.metadata.options.max_wallclock_seconds = walltime
-    inputs.walltime_restarts = 20
+    inputs.walltime_restart = 'from_scratch'
+    inputs.max_walltime_restarts = 20
     _, node = run_get_node(inputs)
     assert node.is_finished_ok, node.exit_message
     jobs = sorted(
         (n for n in node.called_descendants if n.process_type.endswith('quantumespresso.pw')), key=lambda n: n.ctime
     )
     assert all(job.inputs.kpoints.get_kpoints_mesh()[0] == [2, 2, 1] for job in jobs)
+    bases = [n for n in node.called_descendants if n.process_label == 'PwBaseWorkChain']
+    assert all(not base.inputs.handler_overrides['handle_out_of_walltime']['enabled'] for base in bases)
     stopped = [job for job in jobs if job.exit_status == PwCalculation.exit_codes.ERROR_OUT_OF_WALLTIME.status]
     assert len(stopped) >= 2 and jobs[-1].is_finished_ok
     for before, after in itertools.pairwise(jobs):  # after each stop, pw.x goes on from the geometry reached

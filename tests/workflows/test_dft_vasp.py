@@ -125,15 +125,25 @@ def test_interface_inputs_follow_the_protocol_and_an_engine_failure_is_reported(
     assert potentials == {'Si': (DATA / 'potcar' / 'Si' / 'POTCAR').read_text().splitlines()[0].strip()}
 
 
-def test_builder_maps_potentials_modes_and_kpoints_before_anything_runs(mock_vasp, potcars):
+def test_builder_maps_potentials_tasks_and_kpoints_before_anything_runs(mock_vasp, potcars):
     atoms = si_si_cell().get_ase()
     atoms.symbols[4:] = 'Ge'
     structure = StructureData(ase=atoms)
     family = {'vasp': {'potential_family': 'ifacerank-test-potcars'}}
-    inputs = DftWorkChain.get_builder_from_protocol(mock_vasp, structure, engine='vasp', mode='scf', overrides=family)
+    inputs = DftWorkChain.get_builder_from_protocol(
+        mock_vasp, structure, engine='vasp', task='single_point', overrides=family
+    )
     assert inputs.vasp.vasp.potential_mapping.get_dict() == {'Si': 'Si', 'Ge': 'Ge_d'}
     assert inputs.vasp.relax_settings['perform'] is False
     assert inputs.vasp.vasp.kpoints_spacing.value == pytest.approx(0.15 / (2 * np.pi))  # 8 atoms: below 40
-    inputs.mode = 'relax'
-    with pytest.raises(ValueError, match=r"mode is 'relax' but vasp\.relax_settings\.perform is False"):
+    inputs.task = 'relax'
+    with pytest.raises(ValueError, match=r"task is 'relax' but vasp\.relax_settings\.perform is False"):
+        run_get_node(inputs)
+
+
+def test_from_scratch_walltime_restarts_are_refused_for_vasp(mock_vasp, potcars):
+    """aiida-vasp continues an unfinished relaxation itself: ``from_scratch`` is a pw.x workaround only."""
+    inputs = builder(mock_vasp, bulk_si(), cell='all')
+    inputs.walltime_restart = 'from_scratch'
+    with pytest.raises(ValueError, match="walltime_restart 'from_scratch' applies to engine 'qe' only"):
         run_get_node(inputs)
