@@ -371,7 +371,7 @@ def _out_of_walltime(workchain):
 
 
 def _failure_reason(workchain) -> str:
-    """The work chain's exit message and that of its last failed job: the reason recorded for the study."""
+    """The work chain's exit message and that of its last failed job: the reason of exit code 401."""
     reason = workchain.exit_message or ('killed' if workchain.is_killed else 'excepted')
     failed = [node for node in workchain.called_descendants if isinstance(node, orm.CalcJobNode) and node.is_failed]
     if failed:
