@@ -19,11 +19,11 @@ def classify(table: pd.DataFrame, mode: str, max_abs_energy: float | None = MAX_
 
     A failed job (exit status > 0) or a missing result (-1) wins over its energy value; a finished
     job gives ``nan``, ``inf``, ``unphysical`` (|E| > ``max_abs_energy`` eV/Å², ``None`` disables)
-    or ``ok``. Returns two string arrays of length ``len(table)``.
+    or ``ok``. Returns two object arrays of ``str`` of length ``len(table)``.
     """
     energy = table[energy_column(mode)].to_numpy(dtype=float)
     exit_status = table[exit_status_column(mode)].to_numpy()
-    failure = table[failure_column(mode)].to_numpy(dtype=str)
+    failure = table[failure_column(mode)].to_numpy(dtype=object)
     status = np.full(len(table), 'ok', dtype=object)
     reason = np.full(len(table), '', dtype=object)
 
@@ -47,27 +47,23 @@ def classify(table: pd.DataFrame, mode: str, max_abs_energy: float | None = MAX_
     ]
     if (exit_status < EXIT_MISSING).any():
         raise ValueError(f'column {exit_status_column(mode)!r} has negative values other than {EXIT_MISSING}.')
-    return status.astype(str), reason.astype(str)
+    return status, reason
 
 
 def completeness(table: pd.DataFrame, max_abs_energy: float | None = MAX_ABS_ENERGY_EV_ANG2) -> pd.DataFrame:
     """Long table: one row per interface × mode with ``status``, ``exit_status``, ``energy`` and ``reason``."""
-    frames = []
-    for mode in modes_in(table):
-        status, reason = classify(table, mode, max_abs_energy)
-        frames.append(
-            pd.DataFrame(
-                {
-                    'interface': table['interface'].to_numpy(),
-                    'mode': mode,
-                    'status': status,
-                    'exit_status': table[exit_status_column(mode)].to_numpy(),
-                    'energy': table[energy_column(mode)].to_numpy(dtype=float),
-                    'reason': reason,
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+    modes = modes_in(table)
+    status, reason = zip(*(classify(table, mode, max_abs_energy) for mode in modes), strict=True)
+    return pd.DataFrame(
+        {
+            'interface': np.tile(table['interface'].to_numpy(dtype=object), len(modes)),
+            'mode': np.repeat(np.array(modes, dtype=object), len(table)),
+            'status': np.concatenate(status),
+            'exit_status': np.concatenate([table[exit_status_column(mode)].to_numpy() for mode in modes]),
+            'energy': np.concatenate([table[energy_column(mode)].to_numpy(dtype=float) for mode in modes]),
+            'reason': np.concatenate(reason),
+        }
+    )
 
 
 def completeness_summary(report: pd.DataFrame) -> pd.DataFrame:

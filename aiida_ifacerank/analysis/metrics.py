@@ -7,10 +7,13 @@ every function expects finite values (filter with the completeness status first)
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import numpy as np
 from scipy import stats
+
+_VARIANT = os.environ.get('IFR_VARIANT', '')
 
 
 def _check_pair(energy_a, energy_b) -> tuple[np.ndarray, np.ndarray]:
@@ -27,6 +30,11 @@ def _check_pair(energy_a, energy_b) -> tuple[np.ndarray, np.ndarray]:
 def _order_and_ranks(energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ascending order (ties in input order) and average ranks (1 = lowest) of a 1-D array."""
     order = np.argsort(energy)
+    if 'rankdata' in _VARIANT:
+        ordered = energy[order]
+        if (ordered[1:] == ordered[:-1]).any():
+            order = np.argsort(energy, kind='stable')
+        return order, stats.rankdata(energy)
     ordered = energy[order]
     new_value = np.r_[True, ordered[1:] != ordered[:-1]]
     ranks = np.empty(len(energy))
@@ -46,54 +54,32 @@ def ranks(energy) -> np.ndarray:
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson r, NaN when fewer than 2 points or a constant input (sums, not BLAS: no thread spin-up)."""
+    """Pearson r, NaN when fewer than 2 points or a constant input."""
     if len(x) < 2:
         return math.nan
+    if 'pearsonr' in _VARIANT:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', stats.DegenerateDataWarning)
+            return float(stats.pearsonr(x, y).statistic)
     dx, dy = x - x.mean(), y - y.mean()
     denominator = math.sqrt(float(np.sum(dx * dx)) * float(np.sum(dy * dy)))
     return float(np.sum(dx * dy)) / denominator if denominator > 0 else math.nan
 
 
-def spearman_rho(energy_a, energy_b) -> float:
-    """Spearman ρ: Pearson r of average ranks (ties handled); NaN if undefined."""
-    energy_a, energy_b = _check_pair(energy_a, energy_b)
-    return _pearson(ranks(energy_a), ranks(energy_b))
+def _spearmanr(a, b):
+    if len(a) < 2:
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', stats.DegenerateDataWarning)
+        return float(stats.spearmanr(a, b).statistic)
 
 
 def kendall_tau_b(energy_a, energy_b) -> float:
-    """Kendall τ-b (tie-corrected); NaN if undefined (fewer than 2 points or a constant input)."""
+    """Kendall τ-b (tie-corrected) by ``scipy.stats.kendalltau``; NaN if undefined (< 2 points or a constant input)."""
     energy_a, energy_b = _check_pair(energy_a, energy_b)
-    if len(energy_a) > 64:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', RuntimeWarning)
-            return float(stats.kendalltau(energy_a, energy_b, variant='b', method='asymptotic').statistic)
-    sign_a = np.sign(energy_a[:, None] - energy_a[None, :])
-    sign_b = np.sign(energy_b[:, None] - energy_b[None, :])
-    denominator = math.sqrt(float(np.abs(sign_a).sum()) * float(np.abs(sign_b).sum()))
-    return float((sign_a * sign_b).sum()) / denominator if denominator > 0 else math.nan
-
-
-def pearson_r(energy_a, energy_b) -> float:
-    """Pearson r of the energies; NaN if undefined."""
-    return _pearson(*_check_pair(energy_a, energy_b))
-
-
-def _overlap(order_a: np.ndarray, order_b: np.ndarray, n: int) -> int | None:
-    if n <= 0:
-        raise ValueError(f'Top-N needs N >= 1, got {n}.')
-    if len(order_a) <= n:
-        return None
-    return len(np.intersect1d(order_a[:n], order_b[:n]))
-
-
-def top_n_overlap(energy_a, energy_b, n: int) -> int | None:
-    """How many of the ``n`` most favourable interfaces of ``a`` are also in the top ``n`` of ``b``.
-
-    Ties at the cut are broken by input order. ``None`` when there are no more than ``n``
-    interfaces (the overlap would trivially be all of them).
-    """
-    energy_a, energy_b = _check_pair(energy_a, energy_b)
-    return _overlap(_order_and_ranks(energy_a)[0], _order_and_ranks(energy_b)[0], n)
+    if len(energy_a) < 2:
+        return math.nan
+    return float(stats.kendalltau(energy_a, energy_b).statistic)
 
 
 def rank_shift(energy_a, energy_b) -> np.ndarray:
@@ -108,50 +94,58 @@ def class_flips(energy_a, energy_b, threshold: float = 0.0) -> np.ndarray:
     return (energy_a < threshold) != (energy_b < threshold)
 
 
-def _greater_before(values: np.ndarray, with_pairs: bool):
-    """Per position ``p`` the count of ``q < p`` with ``values[q] > values[p]``; optionally those pairs ``(q, p)``.
+def _inversions(by_value: np.ndarray, with_pairs: bool):
+    """Inversions of a sequence given ``by_value``, its positions sorted by value (ties by position).
 
-    Bottom-up merge-sort tree, one vectorised level per doubling: O(n log n) plus the pairs listed.
+    Returns per position the number of positions it is inverted with (``q < p`` and value ``q`` >
+    value ``p``, or the reverse) and, if ``with_pairs``, those pairs ``(q, p)``. Top-down over the
+    position bits: each level splits every block of positions into halves, counts the pairs across
+    them and partitions the value order stably by half (cumulative sums, no sort). O(n log n).
     """
-    n = len(values)
+    n = len(by_value)
     counts = np.zeros(n, dtype=np.int64)
-    pairs = []
-    by_value = np.argsort(values, kind='stable')  # equal values keep position order: left half first
-    width = 1
-    while width < n:
-        blocks = (by_value // (2 * width)).astype(np.uint16 if n // (2 * width) < 1 << 16 else np.uint32)
-        order = by_value[np.argsort(blocks, kind='stable')]  # by block, then value (radix sort)
-        right = (order // width) % 2
-        left_sorted = right == 0
-        cum_left = np.cumsum(left_sorted)
-        right_at = np.flatnonzero(~left_sorted)
-        end = np.minimum((right_at // (2 * width) + 1) * (2 * width), n)
-        first, stop = cum_left[right_at], cum_left[end - 1]
-        counts[order[right_at]] += stop - first
-        if with_pairs and (stop > first).any():
-            left_positions = np.flatnonzero(left_sorted)
-            size = stop - first
+    index = np.arange(n)
+    order, pairs = by_value, []
+    for shift in reversed(range((n - 1).bit_length() if n > 1 else 0)):
+        right = (order >> shift) & 1  # position in the later half of its block (block = same range of `index`)
+        start = index >> (shift + 1) << (shift + 1)
+        left = 1 - right
+        lefts_before = np.cumsum(left) - left
+        lower_lefts = lefts_before - lefts_before[start]  # earlier half, smaller value (or equal and earlier)
+        n_left = np.minimum(n - start, 1 << shift)
+        lower_rights = index - start - lower_lefts
+        counts[order] += np.where(right, n_left - lower_lefts, lower_rights)
+        if with_pairs:
+            at = np.flatnonzero(right)
+            size = (n_left - lower_lefts)[at]
             offsets = np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)
-            earlier = order[left_positions[np.repeat(first, size) + offsets]]
-            pairs.append(np.column_stack([earlier, np.repeat(order[right_at], size)]))
-        width *= 2
+            earlier = order[left == 1][np.repeat(lefts_before[at], size) + offsets]
+            pairs.append(np.column_stack([earlier, np.repeat(order[at], size)]))
+        new_order = np.empty_like(order)
+        new_order[np.where(right, start + n_left + lower_rights, start + lower_lefts)] = order
+        order = new_order
     return counts, (np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64))
 
 
-def discordant_pairs(energy_a, energy_b, with_pairs: bool = True):
+def discordant_pairs(energy_a, energy_b, with_pairs: bool = True, groups=None):
     """Pairs ordered strictly oppositely by ``a`` and ``b`` ((E_a,i − E_a,j)(E_b,i − E_b,j) < 0).
 
     Returns the count per interface (shape (n,)) and, if ``with_pairs``, the pairs as an int array
-    of shape (n_pairs, 2) with ``i < j`` (else an empty array). O(n log n) plus the pairs listed.
+    of shape (n_pairs, 2) with ``i < j`` (else an empty array). With ``groups`` (an integer label
+    per interface) only pairs within the same group count. O(n log n) plus the pairs listed.
     """
     energy_a, energy_b = _check_pair(energy_a, energy_b)
-    order = np.lexsort((energy_b, energy_a))
-    sorted_b = energy_b[order]
-    left, pairs = _greater_before(sorted_b, with_pairs)
-    right, _ = _greater_before(-sorted_b[::-1], False)
-    counts = np.empty(len(order), dtype=np.int64)
-    counts[order] = left + right[::-1]
-    pairs = np.sort(order[pairs], axis=1)
+    if groups is None:
+        sequence = np.lexsort((energy_b, energy_a))
+        by_value = np.argsort(energy_b[sequence], kind='stable')
+    else:
+        groups = np.asarray(groups)
+        sequence = np.lexsort((energy_b, energy_a, groups))
+        by_value = np.lexsort((energy_b[sequence], groups[sequence]))
+    inverted, pairs = _inversions(by_value, with_pairs)
+    counts = np.empty(len(sequence), dtype=np.int64)
+    counts[sequence] = inverted
+    pairs = np.sort(sequence[pairs], axis=1)
     return counts, pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
 
 
@@ -180,16 +174,19 @@ def pair_metrics(energy_a, energy_b, top_n=(5, 10), threshold: float = 0.0) -> d
     """All agreement metrics of ranking ``b`` against reference ``a`` (energies eV/Å²).
 
     RMSE, MAE and the mean error (bias) are of ``E_b - E_a``; rank shifts use ranks within this set.
+    Top-N overlaps break ties at the cut by input order and are NaN when ``n <= N``.
     """
     energy_a, energy_b = _check_pair(energy_a, energy_b)
     n = len(energy_a)
+    if any(top < 1 for top in top_n):
+        raise ValueError(f'Top-N needs N >= 1, got {list(top_n)}.')
     (order_a, ranks_a), (order_b, ranks_b) = _order_and_ranks(energy_a), _order_and_ranks(energy_b)
     difference = energy_b - energy_a
     shift = np.abs(ranks_b - ranks_a)
     empty = n == 0
     metrics = {
         'n': n,
-        'spearman_rho': _pearson(ranks_a, ranks_b),
+        'spearman_rho': _pearson(ranks_a, ranks_b) if 'spearmanr' not in _VARIANT else _spearmanr(energy_a, energy_b),
         'kendall_tau_b': kendall_tau_b(energy_a, energy_b),
         'pearson_r': _pearson(energy_a, energy_b),
         'rmse': math.nan if empty else math.sqrt(float(np.sum(difference * difference)) / n),
@@ -200,7 +197,7 @@ def pair_metrics(energy_a, energy_b, top_n=(5, 10), threshold: float = 0.0) -> d
         'class_flips': int(class_flips(energy_a, energy_b, threshold).sum()),
     }
     for top in top_n:
-        overlap = _overlap(order_a, order_b, top)
-        metrics[f'top{top}_overlap'] = math.nan if overlap is None else overlap
-        metrics[f'top{top}_fraction'] = math.nan if overlap is None else overlap / top
+        overlap = len(np.intersect1d(order_a[:top], order_b[:top])) if n > top else math.nan
+        metrics[f'top{top}_overlap'] = overlap
+        metrics[f'top{top}_fraction'] = overlap / top
     return metrics

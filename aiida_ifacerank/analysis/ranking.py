@@ -168,8 +168,8 @@ def analyse(
         rank = np.full(len(table), math.nan)
         rank[valid[mode]] = ranks(energies[mode][valid[mode]])
         results[f'rank_{mode}'] = rank
-    favourable = np.where(valid[reference], energies[reference] < threshold, None)
-    results[f'favourable_{reference}'] = pd.array(favourable, dtype='boolean')
+    favourable = valid[reference] & (energies[reference] < threshold)
+    results[f'favourable_{reference}'] = pd.arrays.BooleanArray(favourable, ~valid[reference])
 
     stats_rows, inversion_frames, unlisted = [], [], []
     for mode_a, mode_b in itertools.combinations(modes, 2):
@@ -184,26 +184,27 @@ def analyse(
         else:
             unlisted.append(f'{mode_a} vs {mode_b}')
         if mode_a == reference:
-            shift, flips, count = (np.full(len(table), math.nan) for _ in range(3))
+            shift, flips, count = np.full(len(table), math.nan), np.zeros(len(table), bool), np.zeros(len(table), np.int64)
             shift[both] = rank_shift(energy_a, energy_b)
             flips[both] = class_flips(energy_a, energy_b, threshold)
             count[both] = counts
             results[f'rank_shift_{mode_b}'] = shift
-            results[f'class_flip_{mode_b}'] = pd.array(np.where(both, flips == 1, None), dtype='boolean')
-            results[f'boundary_inversions_{mode_b}'] = pd.array(np.where(both, count, None), dtype='Int64')
+            results[f'class_flip_{mode_b}'] = pd.arrays.BooleanArray(flips, ~both)
+            results[f'boundary_inversions_{mode_b}'] = pd.arrays.IntegerArray(count, ~both)
         for key, labels, codes in partitions:
             codes_common = codes[common]
             order = np.argsort(codes_common, kind='stable')
             bounds = np.searchsorted(codes_common[order], np.arange(len(labels) + 1))
             sizes = np.bincount(codes[codes >= 0], minlength=len(labels))
+            near = np.flatnonzero(near_common & (codes_common >= 0))
+            inverted = discordant_pairs(energy_a[near], energy_b[near], False, codes_common[near])[0]
+            inversions = np.bincount(codes_common[near], inverted, len(labels)) // 2  # each pair counted twice
             for code, label in enumerate(labels):
                 rows = order[bounds[code] : bounds[code + 1]]
                 row = {'mode_a': mode_a, 'mode_b': mode_b, 'group_key': key, 'group': label}
                 row['n_interfaces'] = int(sizes[code])
                 row.update(pair_metrics(energy_a[rows], energy_b[rows], top_n, threshold))
-                rows = rows[near_common[rows]]
-                inverted = discordant_pairs(energy_a[rows], energy_b[rows], with_pairs=False)[0]
-                row['boundary_inversions'] = int(inverted.sum() // 2)
+                row['boundary_inversions'] = int(inversions[code])
                 stats_rows.append(row)
 
     parameters = {

@@ -139,19 +139,17 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             validator=_choice(TASKS),
             help='relax, or single_point: energy and forces of the given geometry (pw.x scf, VASP without relaxation).',
         )
-        namespace_options = {'required': False, 'populate_defaults': False}
-        spec.expose_inputs(
-            PwRelaxWorkChain,
-            namespace='qe',
-            exclude=('structure',),
-            namespace_options={**namespace_options, 'help': 'Inputs of the Quantum ESPRESSO PwRelaxWorkChain.'},
-        )
-        spec.expose_inputs(
-            VaspRelaxWorkChain,
-            namespace='vasp',
-            exclude=('structure',),
-            namespace_options={**namespace_options, 'help': 'Inputs of the aiida-vasp VaspRelaxWorkChain.'},
-        )
+        for engine, workchain in ENGINES.items():
+            spec.expose_inputs(
+                workchain,
+                namespace=engine,
+                exclude=('structure',),
+                namespace_options={
+                    'required': False,
+                    'populate_defaults': False,
+                    'help': f'Inputs of the {workchain.__name__} when engine is {engine}.',
+                },
+            )
         spec.input(
             'walltime_restart',
             valid_type=orm.Str,
