@@ -184,7 +184,8 @@ def analyse(
         else:
             unlisted.append(f'{mode_a} vs {mode_b}')
         if mode_a == reference:
-            shift, flips, count = np.full(len(table), math.nan), np.zeros(len(table), bool), np.zeros(len(table), np.int64)
+            shift = np.full(len(table), math.nan)
+            flips, count = np.zeros_like(both), np.zeros_like(both, np.int64)
             shift[both] = rank_shift(energy_a, energy_b)
             flips[both] = class_flips(energy_a, energy_b, threshold)
             count[both] = counts
@@ -197,7 +198,7 @@ def analyse(
             bounds = np.searchsorted(codes_common[order], np.arange(len(labels) + 1))
             sizes = np.bincount(codes[codes >= 0], minlength=len(labels))
             near = np.flatnonzero(near_common & (codes_common >= 0))
-            inverted = discordant_pairs(energy_a[near], energy_b[near], False, codes_common[near])[0]
+            inverted = discordant_pairs(energy_a[near], energy_b[near], with_pairs=False, groups=codes_common[near])[0]
             inversions = np.bincount(codes_common[near], inverted, len(labels)) // 2  # each pair counted twice
             for code, label in enumerate(labels):
                 rows = order[bounds[code] : bounds[code + 1]]

@@ -122,7 +122,7 @@ def validate_table(table: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f'interface ids must be unique; repeated: {list(duplicated[:5])}.')
     if 'class' not in table.columns:
         table['class'] = np.where(table['lower'] == table['upper'], 'homostructure', 'heterostructure')
-    unknown_classes = sorted(set(table['class']) - set(CLASSES))
+    unknown_classes = sorted(set(table['class'].unique()) - set(CLASSES))
     if unknown_classes:
         raise ValueError(f'column "class" has unknown value(s) {unknown_classes}: use {list(CLASSES)}.')
     for mode in modes:
