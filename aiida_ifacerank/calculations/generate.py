@@ -49,7 +49,9 @@ def generate_interfaces(lower: StructureData, upper: StructureData, parameters: 
     result = generate(lower.get_pymatgen_structure(), upper.get_pymatgen_structure(), settings)
     outputs = candidate_outputs([(c.structure, c.metadata) for c in result.candidates], lower, upper)
     outputs['matches'] = TableData(pd.DataFrame(result.matches))
-    outputs['report'] = Dict({'counts': result.counts, 'dropped': result.dropped, 'backend': 'pymatgen'})
+    names = {'lower': lower.get_formula(mode='hill_compact'), 'upper': upper.get_formula(mode='hill_compact')}
+    report = {'counts': result.counts, 'dropped': result.dropped, 'backend': 'pymatgen', **names}
+    outputs['report'] = Dict(report)
     return outputs
 
 
