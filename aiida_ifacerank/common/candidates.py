@@ -34,6 +34,9 @@ CANDIDATE_KEYS = (
     'gap_ang',
     'model',
     'atoms',
+    'atoms_lower',
+    'interfaces',
+    'interfaces_equivalent',
 )
 """Metadata of every candidate, whatever the backend (see ``docs/generation.md`` for each key)."""
 

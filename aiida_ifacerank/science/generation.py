@@ -17,15 +17,15 @@ from ase.data import atomic_numbers, covalent_radii
 from pymatgen.analysis.interfaces import CoherentInterfaceBuilder, ZSLGenerator
 from pymatgen.analysis.interfaces.coherent_interfaces import get_2d_transform
 from pymatgen.analysis.structure_matcher import StructureMatcher
-from pymatgen.core import Structure
+from pymatgen.core import Lattice, Structure
 from pymatgen.core.surface import get_symmetrically_distinct_miller_indices
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from sympy import Matrix
 from sympy.matrices.normalforms import hermite_normal_form
 
-from .lattice import match_strain, miller_text
+from .lattice import interface_area, match_strain, miller_text
+from .layers import INTERFACE_MODELS, stacked_positions
 
-MODELS = ('periodic', 'slab')
 MATCHER_SETTINGS = {'ltol': 0.05, 'stol': 0.05, 'angle_tol': 1.0, 'primitive_cell': False, 'scale': False}
 """StructureMatcher settings for symmetry equivalence of candidates: tight, so that distinct stacking
 shifts (a fraction of an Å apart) stay distinct; site tolerance 0.05 (V/N)^(1/3) ≈ 0.14 Å for Si."""
@@ -52,16 +52,25 @@ class GenerationParameters:
     thickness: tuple[float, float] = (2, 2)
     """Thickness of (lower, upper) slab, in layers (``thickness_in_layers``) or Å."""
     thickness_in_layers: bool = True
-    model: str = 'periodic'
-    """``periodic``: cell with two interfaces, no vacuum; ``slab``: one interface and vacuum."""
-    gap: float = 2.0
-    """Distance (Å) between the facing atomic planes of the two slabs."""
+    model: str = 'tilted'
+    """``tilted``: two interfaces, no vacuum, c tilted in-plane by the shortest vector that makes the
+    second interface equivalent to the first (c normal when none on the shift grid does);
+    ``periodic``: the same with c normal; ``slab``: one interface and ``vacuum``."""
+    gap: float | None = None
+    """Distance (Å) between the facing atomic planes of the two slabs, at every interface; ``None``:
+    from the crystals, the mean of the two bulk interplanar spacings beyond the facing planes (per
+    termination pair), so that a homointerface in bulk registry is bulk."""
     gaps: tuple = ()
     """Extra interlayer distances (Å) to sample besides ``gap``."""
     vacuum: float = 15.0
     """Vacuum above the upper slab (Å), ``slab`` model only."""
-    shift_grid: tuple[int, int] = (3, 3)
-    """Stacking shifts sampled per direction of the cell of non-identical displacements."""
+    shift_grid: tuple[int, int] = (6, 6)
+    """Stacking shifts sampled per generator of the cell of non-identical displacements (CNID), at
+    i/n for i = 0 … n − 1: 6 includes 0, 1/3, 1/2 and 2/3; (1, 1) is the zero shift alone."""
+    exclude_zero_shift: bool = False
+    """Leave out the zero shift, as the reference study did."""
+    registry_cutoff: float = 3.0
+    """Cross-interface neighbours are counted within this distance (Å)."""
     min_distance_factor: float = 0.7
     """Candidates with two atoms closer than this × the sum of their covalent radii are dropped."""
     symprec: float = 0.1
@@ -76,15 +85,19 @@ class GenerationParameters:
                 problems.append(f'plane pair {pair} must be ((h, k, l), (h, k, l))')
             elif any(all(int(i) == 0 for i in plane) for plane in pair):
                 problems.append(f'plane pair {pair} has the Miller index (0, 0, 0), which is no plane')
-        for name in ('max_area', 'max_length_strain', 'max_angle_strain', 'max_von_mises_strain', 'gap', 'symprec'):
+        for name in ('max_area', 'max_length_strain', 'max_angle_strain', 'max_von_mises_strain', 'symprec'):
             if not getattr(self, name) > 0:
                 problems.append(f'{name} must be > 0, got {getattr(self, name)}')
+        if self.gap is not None and not self.gap > 0:
+            problems.append(f'gap must be > 0 Å, or None to take it from the crystals, got {self.gap}')
+        if not self.registry_cutoff > 0:
+            problems.append(f'registry_cutoff must be > 0 Å, got {self.registry_cutoff}')
         if self.max_atoms < 2:
             problems.append(f'max_atoms must be >= 2, got {self.max_atoms}')
         if len(self.thickness) != 2 or any(not t > 0 for t in self.thickness):
             problems.append(f'thickness must be two values > 0 (lower, upper), got {self.thickness}')
-        if self.model not in MODELS:
-            problems.append(f'model must be one of {MODELS}, got {self.model!r}')
+        if self.model not in INTERFACE_MODELS:
+            problems.append(f'model must be one of {INTERFACE_MODELS}, got {self.model!r}')
         if self.model == 'slab' and not self.vacuum > 0:
             problems.append(f'vacuum must be > 0 Å for the slab model, got {self.vacuum}')
         if any(not g > 0 for g in self.gaps):
@@ -204,13 +217,14 @@ def unique_matches(matches, group_upper, group_lower, tol: float = 1e-3) -> list
     return [(match, count) for match, count in representatives]
 
 
-def cnid_shifts(generators, grid: tuple[int, int]) -> list[tuple[float, float]]:
+def cnid_shifts(generators, grid: tuple[int, int], exclude_zero: bool = False) -> list[tuple[float, float]]:
     """Fractional in-plane shifts on a ``grid`` over the cell of non-identical displacements (CNID).
 
     ``generators``: in-plane primitive vectors of both slabs in fractions of the interface
     supercell's a and b (rows). Shifting the upper slab by any of them gives an equivalent stacking,
     so the CNID is the unit cell of the lattice they generate. Returns (s_a, s_b) shifts in fractions
-    of a and b, in [0, 1), zero shift excluded.
+    of a and b, in [0, 1), at i/n along each generator of the CNID, the zero shift first (unless
+    ``exclude_zero``).
     """
     rational = [[Fraction(float(x)).limit_denominator(96) for x in vector] for vector in generators]
     denominator = math.lcm(*(x.denominator for vector in rational for x in vector))
@@ -219,7 +233,7 @@ def cnid_shifts(generators, grid: tuple[int, int]) -> list[tuple[float, float]]:
     basis = np.array(hermite_normal_form(Matrix(lattice.T)).T, dtype=float) / denominator
     shifts = []
     for i, j in itertools.product(range(grid[0]), range(grid[1])):
-        if (i, j) == (0, 0):
+        if exclude_zero and (i, j) == (0, 0):
             continue
         fractional = np.mod(np.round(i / grid[0] * basis[0] + j / grid[1] * basis[1], 10), 1.0)
         shifts.append((float(fractional[0]), float(fractional[1])))
@@ -274,6 +288,7 @@ def generate(lower: Structure, upper: Structure, parameters: GenerationParameter
     candidates, matches, dropped = [], [], []
     matcher = StructureMatcher(**MATCHER_SETTINGS)
     closest = math.inf
+    densities = (len(lower) / lower.volume, len(upper) / upper.volume)
 
     for (miller_lower, miller_upper), plane_multiplicity in canonical.values():
         builder = CoherentInterfaceBuilder(
@@ -314,7 +329,9 @@ def generate(lower: Structure, upper: Structure, parameters: GenerationParameter
             }
             matches.append(info)
             counts['unique_matches'] += 1
-            candidates_of_match = _candidates_of_match(builder, entry['match'], info, p, matcher, counts, dropped)
+            candidates_of_match = _candidates_of_match(
+                builder, entry['match'], info, p, matcher, counts, dropped, densities
+            )
             candidates.extend(candidates_of_match)
 
     if not matches:
@@ -331,43 +348,47 @@ def generate(lower: Structure, upper: Structure, parameters: GenerationParameter
     return GenerationResult(candidates=candidates, matches=matches, counts=counts, dropped=dropped)
 
 
-def _candidates_of_match(builder, match, info, p, matcher, counts, dropped) -> list[Candidate]:
-    """Terminations (deduplicated on the bicrystal), then stacking shifts and gaps of one match."""
+def _candidates_of_match(builder, match, info, p, matcher, counts, dropped, densities) -> list[Candidate]:
+    """Terminations (deduplicated on the bicrystal), then gaps and stacking shifts of one match.
+
+    ``densities``: atoms per Å³ of the lower and the upper bulk crystal.
+    """
     builder.zsl_matches = [match]  # get_interfaces builds every stored match; we want this one
-    vacuum = p.vacuum if p.model == 'slab' else p.gap
-    references = []  # (termination, structure at zero shift) of unique termination pairs
+    areas = (interface_area(match.substrate_sl_vectors), interface_area(match.film_sl_vectors))
+    references = []  # (termination, gap from the crystals, interface at that gap) of unique termination pairs
     for termination in builder.terminations:
         counts['raw_terminations'] += 1
         interface = next(
             builder.get_interfaces(
                 termination,
-                gap=p.gap,
-                vacuum_over_film=vacuum,
                 film_thickness=p.thickness[1],
                 substrate_thickness=p.thickness[0],
                 in_layers=p.thickness_in_layers,
             )
         )
-        entry = (_fingerprint(interface), interface)
-        if any(_equivalent(matcher, entry, other) for _, other in references):
+        bulk_gap = bulk_gap_of(interface, areas, densities)
+        atoms_lower = int(sum(label == 'substrate' for label in interface.site_properties['interface_label']))
+        # the zero shift: the first atom of the upper slab's facing plane on top of the lower slab's
+        raw = _assemble(interface, p.gap or bulk_gap, (0.0, 0.0), p)
+        anchor = -facing_displacements(raw, atoms_lower, p.model)[0]
+        structure = _assemble(interface, p.gap or bulk_gap, anchor, p)
+        entry = (_fingerprint(structure), structure)
+        if any(_equivalent(matcher, entry, other) for *_, other in references):
             continue
-        references.append((termination, entry))
+        references.append((termination, bulk_gap, interface, atoms_lower, anchor, entry))
     counts['unique_terminations'] += len(references)
 
     candidates: list[Candidate] = []
     accepted: list[tuple] = []  # (fingerprint, structure)
-    shifts = cnid_shifts(_primitive_fractions(match), p.shift_grid)
-    for termination_index, (termination, (_, interface)) in enumerate(references):
-        for gap in (p.gap, *p.gaps):
+    grid = cnid_shifts(_primitive_fractions(match), p.shift_grid)
+    shifts = grid[1:] if p.exclude_zero_shift else grid
+    for termination_index, (termination, bulk_gap, interface, atoms_lower, anchor, _) in enumerate(references):
+        for gap in (p.gap or bulk_gap, *p.gaps):
             for shift in shifts:
                 counts['shifts_sampled'] += 1
-                structure = interface.copy()
-                structure.gap = gap
-                if p.model == 'periodic':
-                    structure.vacuum_over_film = gap
-                structure.in_plane_offset = shift
-                meta = dict(info, termination=list(termination), termination_index=termination_index)
-                meta.update(shift=list(shift), gap_ang=gap, model=p.model, atoms=len(structure))
+                structure = _assemble(interface, gap, anchor + np.asarray(shift), p)
+                if p.model == 'tilted':
+                    structure = _tilted(structure, atoms_lower, grid)
                 reason = None
                 if len(structure) > p.max_atoms:
                     reason = f'{len(structure)} atoms > max_atoms {p.max_atoms}'
@@ -384,8 +405,171 @@ def _candidates_of_match(builder, match, info, p, matcher, counts, dropped) -> l
                     )
                     continue
                 accepted.append(entry)
-                candidates.append(Candidate(Structure.from_sites(structure), meta))
+                meta = dict(info, termination=list(termination), termination_index=termination_index)
+                meta.update(shift=list(shift), gap_ang=gap, model=p.model, atoms=len(structure))
+                meta.update(atoms_lower=atoms_lower)
+                meta.update(interface_registry(structure, atoms_lower, p.model, p.registry_cutoff))
+                candidates.append(Candidate(structure, meta))
     return candidates
+
+
+def bulk_gap_of(interface, areas: tuple[float, float], densities: tuple[float, float]) -> float:
+    """Mean of the bulk interplanar spacings (Å) beyond the facing planes of the two slabs of a
+    pymatgen ``Interface``.
+
+    A slab cut by pymatgen holds whole periods of its crystal along the normal, so its period is
+    T = N / (A ρ) (N atoms, A its unstrained in-plane area in Å², ρ the bulk density in atoms/Å³), and
+    the bulk plane beyond its top plane lies T above its bottom plane: the spacing is T minus the
+    slab's extent, the same on both faces. ``areas``: unstrained areas of the lower and upper slab.
+    """
+    lower = np.array([label == 'substrate' for label in interface.site_properties['interface_label']])
+    heights = interface.frac_coords[:, 2] * interface.lattice.c  # pymatgen's interface cell has c normal
+    spacings = []
+    for part, area, density in zip((lower, ~lower), areas, densities):
+        period = part.sum() / (area * density)
+        spacings.append(period - np.ptp(heights[part]))
+    if min(spacings) <= 0.01:
+        raise ValueError(f'slab spacings {spacings} Å: a slab does not hold whole periods of its crystal.')
+    return float(np.mean(spacings))
+
+
+def _assemble(interface, gap: float, offset, p: GenerationParameters) -> Structure:
+    """Candidate cell: the lower slab, ``gap`` (Å), the upper slab moved in-plane by pymatgen's
+    ``in_plane_offset`` ``offset`` (fractions of a, b), then ``gap`` to the lower slab's periodic image
+    (``periodic``, ``tilted``) or ``vacuum`` (``slab``); c normal. Lower atoms first."""
+    structure = interface.copy()
+    structure.gap = gap
+    structure.vacuum_over_film = p.vacuum if p.model == 'slab' else gap
+    structure.in_plane_offset = tuple(float(x) for x in offset)
+    return Structure.from_sites(structure)
+
+
+def tilt_cell(structure: Structure, tilt) -> Structure:
+    """``structure`` with ``tilt`` (fractions of a, b, reduced to the nearest lattice point) added to c,
+    Cartesian positions kept: the second interface of a two-interface cell moves by ``tilt``."""
+    matrix = structure.lattice.matrix.copy()
+    tilt = np.asarray(tilt, dtype=float)
+    matrix[2] += (tilt - np.round(tilt)) @ matrix[:2]
+    return Structure(Lattice(matrix), structure.species, structure.cart_coords, coords_are_cartesian=True)
+
+
+def _tilted(structure: Structure, atoms_lower: int, grid) -> Structure:
+    """``tilted`` model: ``structure`` (c normal) with c tilted by the shortest in-plane vector that puts
+    the second interface's displacement on a point of the shift ``grid`` where that interface is
+    equivalent to the first (c normal first); unchanged when there is none."""
+    second = facing_displacements(structure, atoms_lower, 'periodic')[1]
+    lengths = {(0.0, 0.0): 0.0}
+    for point in grid:
+        tilt = np.asarray(point) - second
+        tilt = np.round(tilt - np.round(tilt), 8)
+        lengths[tuple(tilt)] = np.linalg.norm(tilt @ structure.lattice.matrix[:2])
+    for tilt in sorted(lengths, key=lambda t: (round(lengths[t], 6), t)):
+        tilted = tilt_cell(structure, tilt)
+        if interfaces_equivalent(tilted, atoms_lower):
+            return tilted
+    return structure
+
+
+def interface_registry(structure: Structure, atoms_lower: int, model: str, cutoff: float = 3.0) -> dict:
+    """Registry of each interface of a candidate (lower atoms first) and whether the two are equivalent.
+
+    Returns ``interfaces``: per interface (the lower slab's top first, then in two-interface models the
+    upper slab's top facing the lower slab's periodic image) the ``displacement``
+    (:func:`facing_displacements`), the ``gap_ang`` between the facing atomic planes, the shortest
+    cross-interface distance ``min_distance_ang`` and the number of cross-interface atom pairs within
+    ``cutoff`` (Å), ``neighbours``; and ``interfaces_equivalent`` (:func:`interfaces_equivalent`),
+    ``None`` for the slab model.
+    """
+    cell = structure.lattice.matrix
+    normal = _unit_normal(cell)
+    records = []
+    sides = _interface_sides(structure, atoms_lower, model)
+    for ((below, _), (above, _)), displacement in zip(sides, facing_displacements(structure, atoms_lower, model)):
+        distances = _cross_distances(below, above, cell[:2], cutoff)
+        records.append(
+            {
+                'displacement': displacement.tolist(),
+                'gap_ang': float((above @ normal).min() - (below @ normal).max()),
+                'min_distance_ang': float(distances.min()),
+                'neighbours': int((distances <= cutoff).sum()),
+            }
+        )
+    equivalent = None if model == 'slab' else interfaces_equivalent(structure, atoms_lower)
+    return {'interfaces': records, 'interfaces_equivalent': equivalent}
+
+
+FACING_PLANE_TOLERANCE = 0.05
+"""Atoms within this distance (Å) of a slab's outermost atom along the normal form its facing plane."""
+
+
+def facing_displacements(structure: Structure, atoms_lower: int, model: str) -> list[np.ndarray]:
+    """In-plane displacement, per interface, of the first atom (lowest index) of the facing plane above
+    from the first atom of the facing plane below, in fractions of a and b in [0, 1): zero is on-top
+    registry. The first interface is the lower slab's top; the second (two-interface models) the upper
+    slab's top under the lower slab's image one c above, so that c's in-plane part enters."""
+    cell = structure.lattice.matrix
+    normal = _unit_normal(cell)
+    displacements = []
+    for (below, _), (above, _) in _interface_sides(structure, atoms_lower, model):
+        heights_below, heights_above = below @ normal, above @ normal
+        first_below = below[np.flatnonzero(heights_below >= heights_below.max() - FACING_PLANE_TOLERANCE)[0]]
+        first_above = above[np.flatnonzero(heights_above <= heights_above.min() + FACING_PLANE_TOLERANCE)[0]]
+        fractions = np.linalg.lstsq(cell[:2].T, first_above - first_below, rcond=None)[0]
+        displacements.append(np.round(np.mod(np.round(fractions, 8), 1.0), 8))
+    return displacements
+
+
+def interfaces_equivalent(structure: Structure, atoms_lower: int) -> bool:
+    """Whether the two interfaces of a two-interface cell are equivalent: ``StructureMatcher`` on the two
+    interface regions (the atoms within :data:`REGION_DEPTH` of the facing planes, each region in a cell
+    with a, b and vacuum along the normal; proper and improper operations allowed)."""
+    cell = structure.lattice.matrix
+    normal = _unit_normal(cell)
+    regions = []
+    for (below, below_species), (above, above_species) in _interface_sides(structure, atoms_lower, 'periodic'):
+        keep_below = below @ normal >= (below @ normal).max() - REGION_DEPTH
+        keep_above = above @ normal <= (above @ normal).min() + REGION_DEPTH
+        coords = np.vstack([below[keep_below], above[keep_above]])
+        names = [n for n, k in zip(below_species, keep_below) if k] + [n for n, k in zip(above_species, keep_above) if k]
+        regions.append((coords, names))
+    depth = max(np.ptp(coords @ normal) for coords, _ in regions) + 10.0
+    lattice = Lattice(np.vstack([cell[:2], depth * normal]))
+    one, two = (Structure(lattice, names, coords, coords_are_cartesian=True) for coords, names in regions)
+    return bool(StructureMatcher(**MATCHER_SETTINGS).fit(one, two))
+
+
+def _unit_normal(cell: np.ndarray) -> np.ndarray:
+    normal = np.cross(cell[0], cell[1])
+    return normal / np.linalg.norm(normal)
+
+
+def _interface_sides(structure: Structure, atoms_lower: int, model: str) -> list:
+    """((positions, species) below, (positions, species) above) of each interface, Cartesian Å, stacked:
+    the lower slab's top and the upper slab; then (two-interface models) the upper slab's top and the
+    lower slab's image one c above."""
+    cell = structure.lattice.matrix
+    positions = stacked_positions(cell, structure.cart_coords, atoms_lower)
+    species = list(structure.species)
+    lower = (positions[:atoms_lower], species[:atoms_lower])
+    upper = (positions[atoms_lower:], species[atoms_lower:])
+    sides = [(lower, upper)]
+    if model != 'slab':
+        sides.append((upper, (lower[0] + cell[2], lower[1])))
+    return sides
+
+
+REGION_DEPTH = 3.0
+"""Depth (Å) on each side of an interface of the region compared for equivalence."""
+
+
+def _cross_distances(below: np.ndarray, above: np.ndarray, plane: np.ndarray, cutoff: float) -> np.ndarray:
+    """Distances (Å) of all pairs (atom below, periodic in-plane image of an atom above) out to ``cutoff``
+    and at least the nearest in-plane images."""
+    widths = np.linalg.norm(np.cross(plane[0], plane[1])) / np.linalg.norm(plane[::-1], axis=1)
+    ranges = [np.arange(-n, n + 1) for n in np.ceil(cutoff / widths).astype(int) + 1]
+    translations = np.array([i * plane[0] + j * plane[1] for i in ranges[0] for j in ranges[1]])
+    images = (above[None, :, :] + translations[:, None, :]).reshape(-1, 3)
+    return np.linalg.norm(below[:, None, :] - images[None, :, :], axis=-1).ravel()
 
 
 def _fingerprint(structure: Structure) -> np.ndarray:
