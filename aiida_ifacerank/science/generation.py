@@ -535,7 +535,7 @@ def interfaces_equivalent(structure: Structure, atoms_lower: int) -> bool:
     depth = max(np.ptp(coords @ normal) for coords, _ in regions) + 10.0
     lattice = Lattice(np.vstack([cell[:2], depth * normal]))
     one, two = (Structure(lattice, names, coords, coords_are_cartesian=True) for coords, names in regions)
-    return bool(StructureMatcher(**MATCHER_SETTINGS).fit(one, two))
+    return _equivalent(StructureMatcher(**MATCHER_SETTINGS), (_fingerprint(one), one), (_fingerprint(two), two))
 
 
 def _unit_normal(cell: np.ndarray) -> np.ndarray:
@@ -577,12 +577,13 @@ def _fingerprint(structure: Structure) -> np.ndarray:
     return np.sort(structure.distance_matrix.ravel())
 
 
-def _equivalent(matcher: StructureMatcher, one: tuple, other: tuple, tolerance: float = 0.3) -> bool:
+def _equivalent(matcher: StructureMatcher, one: tuple, other: tuple, tolerance: float = 0.01) -> bool:
     """StructureMatcher equivalence of two (fingerprint, structure) pairs, tried only when the
-    fingerprints agree within ``tolerance`` (Å), a necessary condition that is cheap to test."""
+    fingerprints agree within ``tolerance`` (Å), a necessary condition that is cheap to test: the
+    generated cells are exact, so equivalent ones differ by float noise only."""
     if one[0].shape != other[0].shape or np.abs(one[0] - other[0]).max() > tolerance:
         return False
-    return matcher.fit(one[1], other[1])
+    return bool(matcher.fit(one[1], other[1]))
 
 
 def _primitive_fractions(match) -> np.ndarray:
