@@ -9,11 +9,14 @@ from aiida.orm import StructureData, load_node
 from pymatgen.core import Structure
 
 from aiida_ifacerank.calculations.generate import check_inputs, run_generation
-from aiida_ifacerank.science.generation import MODELS
+from aiida_ifacerank.science.generation import GenerationParameters
 from aiida_ifacerank.science.lattice import parse_miller
+from aiida_ifacerank.science.layers import INTERFACE_MODELS
 from aiida_ifacerank.tools.plots import plot_matched_planes
 
 from . import cmd_root
+
+DEFAULTS = GenerationParameters()
 
 SHOWN_COLUMNS = ['candidate', 'pk', 'miller_lower', 'miller_upper', 'termination_index', 'shift', 'gap_ang']
 SHOWN_COLUMNS += ['von_mises_strain', 'area_ang2', 'atoms']
@@ -54,26 +57,40 @@ def parse_plane_pair(text: str) -> list[list[int]]:
     '--max-miller', type=(int, int), default=(1, 1), show_default=True, help='Largest Miller index (lower upper).'
 )
 @click.option('--plane', 'planes', multiple=True, help='Explicit plane pair LOWER/UPPER, e.g. 001/001; repeatable.')
-@click.option('--max-area', type=float, default=100.0, show_default=True, help='Largest interface area (Å²).')
-@click.option('--max-length-strain', type=float, default=0.05, show_default=True, help='Largest length mismatch.')
-@click.option('--max-angle-strain', type=float, default=0.01, show_default=True, help='Largest angle mismatch.')
-@click.option('--max-von-mises-strain', type=float, default=0.05, show_default=True, help='Largest von Mises strain.')
-@click.option('--max-atoms', type=int, default=200, show_default=True, help='Largest candidate size.')
+@click.option('--max-area', type=float, default=DEFAULTS.max_area, show_default=True, help='Largest area (Å²).')
 @click.option(
-    '--thickness', type=(float, float), default=(2, 2), show_default=True, help='Slab thickness (lower upper).'
+    '--max-length-strain', type=float, default=DEFAULTS.max_length_strain, show_default=True, help='Largest mismatch.'
+)
+@click.option(
+    '--max-angle-strain', type=float, default=DEFAULTS.max_angle_strain, show_default=True, help='Largest mismatch.'
+)
+@click.option(
+    '--max-von-mises-strain', type=float, default=DEFAULTS.max_von_mises_strain, show_default=True, help='Largest.'
+)
+@click.option('--max-atoms', type=int, default=DEFAULTS.max_atoms, show_default=True, help='Largest candidate size.')
+@click.option(
+    '--thickness',
+    type=(float, float),
+    default=DEFAULTS.thickness,
+    show_default=True,
+    help='Slab thickness (lower upper).',
 )
 @click.option('--thickness-in-angstrom', is_flag=True, help='Thickness in Å instead of layers.')
 @click.option(
     '--model',
-    type=click.Choice(MODELS),
-    default='periodic',
+    type=click.Choice(INTERFACE_MODELS),
+    default=DEFAULTS.model,
     show_default=True,
-    help='periodic: two interfaces, no vacuum; slab: one interface and vacuum.',
+    help='tilted: two equivalent interfaces where the symmetry allows (c tilted); periodic: two interfaces, '
+    'c normal; slab: one interface and vacuum.',
 )
-@click.option('--gap', type=float, default=2.0, show_default=True, help='Interlayer distance (Å).')
+@click.option('--gap', type=float, default=None, help='Interlayer distance (Å) [from the bulk spacings].')
 @click.option('--extra-gap', 'gaps', type=float, multiple=True, help='More interlayer distances to sample (Å).')
-@click.option('--vacuum', type=float, default=15.0, show_default=True, help='Vacuum of the slab model (Å).')
-@click.option('--shift-grid', type=(int, int), default=(3, 3), show_default=True, help='Stacking-shift grid.')
+@click.option('--vacuum', type=float, default=DEFAULTS.vacuum, show_default=True, help='Vacuum of the slab model (Å).')
+@click.option(
+    '--shift-grid', type=(int, int), default=DEFAULTS.shift_grid, show_default=True, help='Shifts per CNID axis.'
+)
+@click.option('--exclude-zero-shift', is_flag=True, help='Leave out the zero (on-top) shift.')
 @click.option('--group', 'group_label', default=None, help='Group for the candidates [ifacerank/candidates/<pk>].')
 @click.option(
     '--plot',
@@ -106,6 +123,7 @@ def cmd_generate(
     gaps,
     vacuum,
     shift_grid,
+    exclude_zero_shift,
     group_label,
     plot,
     color_by,
@@ -126,6 +144,7 @@ def cmd_generate(
         'gaps': list(gaps),
         'vacuum': vacuum,
         'shift_grid': list(shift_grid),
+        'exclude_zero_shift': exclude_zero_shift,
     }
     if planes:
         parameters['plane_pairs'] = [parse_plane_pair(text) for text in planes]

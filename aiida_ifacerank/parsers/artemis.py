@@ -19,9 +19,11 @@ from aiida.engine import ExitCode
 from aiida.orm import Dict
 from aiida.parsers import Parser
 from ase.io import read
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from aiida_ifacerank.calculations.artemis import ArtemisCalculation
 from aiida_ifacerank.common.candidates import candidate_outputs
+from aiida_ifacerank.science.generation import interface_registry
 from aiida_ifacerank.science.lattice import interface_area, match_strain, miller_text
 
 LENGTH_RTOL = 1e-5
@@ -79,13 +81,21 @@ def _numbered_folders(folder: Path) -> list[Path]:
     return sorted(folders, key=lambda path: int(path.name[1:]))
 
 
-def read_candidates(folder: Path, lower_cell, upper_cell) -> list:
+def lower_atoms(poscar: Path, lower_species: int) -> int:
+    """Atoms of the lower slab in an ARTEMIS ``POSCAR``: the counts of its first ``lower_species``
+    species blocks (ARTEMIS writes the lower slab first, one block per species and slab)."""
+    counts = [int(n) for n in poscar.read_text().splitlines()[6].split()]
+    return sum(counts[:lower_species])
+
+
+def read_candidates(folder: Path, lower_cell, upper_cell, lower_species: int = 1) -> list:
     """(ase.Atoms, metadata) of every ``Dnn/DSHIFT/Dmm/POSCAR`` under ``folder`` (a ``DINTERFACES``), in order.
 
     ``lower_cell``, ``upper_cell``: the input cells (3×3, rows, Å) that ARTEMIS read; the transforms
-    of ``struc_data.txt`` refer to them. The metadata hold :data:`~aiida_ifacerank.common.candidates.CANDIDATE_KEYS`
-    except ``candidate``, ``lower`` and ``upper``. ``ValueError`` when a file is unreadable or a
-    transform does not give the POSCAR's a and b lengths.
+    of ``struc_data.txt`` refer to them; ``lower_species``: number of elements of the lower crystal.
+    The metadata hold :data:`~aiida_ifacerank.common.candidates.CANDIDATE_KEYS` except ``candidate``,
+    ``lower`` and ``upper``. ``ValueError`` when a file is unreadable or a transform does not give the
+    POSCAR's a and b lengths.
     """
     lower_cell, upper_cell = np.asarray(lower_cell, dtype=float), np.asarray(upper_cell, dtype=float)
     candidates = []
@@ -112,6 +122,8 @@ def read_candidates(folder: Path, lower_cell, upper_cell) -> list:
                     f'{expected.round(6).tolist()} Å: the transforms do not refer to the input cells.'
                 )
             shift = shifts[int(shift_folder.name[1:])]
+            atoms_lower = lower_atoms(shift_folder / 'POSCAR', lower_species)
+            structure = AseAtomsAdaptor.get_structure(atoms)
             metadata = {
                 'backend': 'artemis',
                 'match_id': f'{miller_lower}|{miller_upper}#{number - 1}',
@@ -126,6 +138,8 @@ def read_candidates(folder: Path, lower_cell, upper_cell) -> list:
                 'gap_ang': shift[2],
                 'model': 'periodic',
                 'atoms': len(atoms),
+                'atoms_lower': atoms_lower,
+                **interface_registry(structure, atoms_lower, 'periodic'),
             }
             candidates.append((atoms, metadata))
     return candidates
@@ -154,7 +168,10 @@ class ArtemisParser(Parser):
             retrieved.base.repository.copy_tree(directory)
             try:
                 candidates = read_candidates(
-                    Path(directory) / ArtemisCalculation._OUTPUT_FOLDER, lower.cell, upper.cell
+                    Path(directory) / ArtemisCalculation._OUTPUT_FOLDER,
+                    lower.cell,
+                    upper.cell,
+                    len(set(lower.get_symbols_set())),
                 )
             except (ValueError, KeyError, IndexError, AttributeError, OSError) as exception:
                 return self.exit_codes.ERROR_OUTPUT_CORRUPT.format(reason=str(exception))

@@ -425,7 +425,7 @@ def bulk_gap_of(interface, areas: tuple[float, float], densities: tuple[float, f
     lower = np.array([label == 'substrate' for label in interface.site_properties['interface_label']])
     heights = interface.frac_coords[:, 2] * interface.lattice.c  # pymatgen's interface cell has c normal
     spacings = []
-    for part, area, density in zip((lower, ~lower), areas, densities):
+    for part, area, density in zip((lower, ~lower), areas, densities, strict=True):
         period = part.sum() / (area * density)
         spacings.append(period - np.ptp(heights[part]))
     if min(spacings) <= 0.01:
@@ -484,7 +484,9 @@ def interface_registry(structure: Structure, atoms_lower: int, model: str, cutof
     normal = _unit_normal(cell)
     records = []
     sides = _interface_sides(structure, atoms_lower, model)
-    for ((below, _), (above, _)), displacement in zip(sides, facing_displacements(structure, atoms_lower, model)):
+    for ((below, _), (above, _)), displacement in zip(
+        sides, facing_displacements(structure, atoms_lower, model), strict=True
+    ):
         distances = _cross_distances(below, above, cell[:2], cutoff)
         records.append(
             {
@@ -530,7 +532,9 @@ def interfaces_equivalent(structure: Structure, atoms_lower: int) -> bool:
         keep_below = below @ normal >= (below @ normal).max() - REGION_DEPTH
         keep_above = above @ normal <= (above @ normal).min() + REGION_DEPTH
         coords = np.vstack([below[keep_below], above[keep_above]])
-        names = [n for n, k in zip(below_species, keep_below) if k] + [n for n, k in zip(above_species, keep_above) if k]
+        names = [n for n, k in zip(below_species, keep_below, strict=True) if k] + [
+            n for n, k in zip(above_species, keep_above, strict=True) if k
+        ]
         regions.append((coords, names))
     depth = max(np.ptp(coords @ normal) for coords, _ in regions) + 10.0
     lattice = Lattice(np.vstack([cell[:2], depth * normal]))

@@ -18,12 +18,12 @@ def bulk_nodes():
 
 def test_generation_stores_queryable_candidates_in_a_group(bulk_nodes):
     lower, upper = bulk_nodes
-    parameters = {'max_miller': [1, 1], 'max_area': 60}
+    parameters = {'max_miller': [1, 1], 'max_area': 30}
     outputs, node, _ = run_generation(lower, upper, parameters, group_label='test/si-ge')
     assert node.is_finished_ok
     # the same result as the pure function on the bulk structures after a round trip through the database
     expected = generate(
-        lower.get_pymatgen_structure(), upper.get_pymatgen_structure(), GenerationParameters(max_area=60)
+        lower.get_pymatgen_structure(), upper.get_pymatgen_structure(), GenerationParameters(max_area=30)
     )
     assert outputs['report']['counts'] == expected.counts
     candidates = [value for key, value in outputs.items() if key.startswith('candidate_')]
@@ -46,7 +46,10 @@ def test_generation_stores_queryable_candidates_in_a_group(bulk_nodes):
     assert len(found) == len(expected_001) > 0
     for structure in found:
         metadata = structure.base.attributes.get(METADATA_KEY)
-        assert metadata['shift'] != [0.0, 0.0] and metadata['atoms'] == len(structure.sites)
+        assert metadata['atoms'] == len(structure.sites) and metadata['model'] == 'tilted'
+        assert len(metadata['interfaces']) == 2 and metadata['interfaces'][0]['displacement'] == pytest.approx(
+            metadata['shift']
+        )
         assert metadata['match_id'] in set(outputs['matches'].get_dataframe()['match_id'])
     assert len(outputs['candidates'].get_dataframe()) == len(candidates)
 

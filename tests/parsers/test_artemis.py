@@ -90,6 +90,10 @@ def test_parser_normalises_recorded_output(aiida_localhost):
     assert (fourth['match_id'], fourth['atoms']) == ('001|001#1', 8)
     assert fourth['area_ang2'] == pytest.approx(A_SI**2, rel=1e-6)
     assert fourth['shift'] == [0.037736, 0.037736] and fourth['gap_ang'] == pytest.approx(1.5)
+    # lower slab first (the POSCAR's Si block); ARTEMIS's separation is the first interface's gap
+    assert (first['atoms_lower'], fourth['atoms_lower']) == (8, 4)
+    assert fourth['interfaces'][0]['gap_ang'] == pytest.approx(1.5, abs=1e-5)
+    assert len(fourth['interfaces']) == 2 and isinstance(fourth['interfaces_equivalent'], bool)
     table = results['candidates'].get_dataframe()
     assert list(table.columns) == list(CANDIDATE_KEYS) and list(table['candidate']) == list(candidates)
     assert results['report']['counts'] == {'unique_matches': 2, 'candidates': 6}

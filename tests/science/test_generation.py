@@ -132,7 +132,7 @@ def test_grid_of_one_is_the_zero_shift_and_it_can_be_excluded(silicon, germanium
 
 @pytest.fixture(scope='module')
 def tersoff():
-    from tests.models import tersoff_sige
+    from tests.models import tersoff_sige  # noqa: PLC0415 - matscipy only where used
 
     return tersoff_sige()
 
