@@ -34,10 +34,11 @@ DEFAULTS = {
 }
 """Settings of the driver: ``engine`` (``MLP_ENGINES``), ``task`` (``TASKS``), ``optimizer``
 (:data:`OPTIMIZERS`), ``cell`` (``CELL_CHOICES``, as in ``ifacerank.dft``), all from
-:mod:`aiida_ifacerank.common.types`; ``fmax`` eV/Å; ``frozen_layers_ang`` freezes atoms within that
-distance (Å) of both cell faces along c; ``dtype`` None is the engine's own (MACE float64, which
-relaxations need; SevenNet and CHGNet float32, the only precision they run in); ``threads`` 0
-leaves torch's default."""
+:mod:`aiida_ifacerank.common.types`; ``fmax`` eV/Å; ``frozen_layers_ang`` thickness (Å) of each region
+of an interface held fixed (:func:`aiida_ifacerank.science.layers.frozen_atoms`: the middle of each
+slab in the two-interface models, the outer face of the lower slab in the slab model; 0 freezes
+nothing); ``dtype`` None is the engine's own (MACE float64, which relaxations need; SevenNet and
+CHGNet float32, the only precision they run in); ``threads`` 0 leaves torch's default."""
 
 
 def check_settings(settings: dict) -> str | None:
@@ -78,13 +79,29 @@ def _validate_inputs(inputs, _):
         engine, stored = settings.get('engine', DEFAULTS['engine']), inputs['model'].base.attributes.get('engine')
         if stored != engine:
             error = f"the model node is a {stored!r} model but parameters['engine'] is {engine!r}: make them agree."
+    if error is None and settings.get('frozen_layers_ang', 0) > 0:
+        error = _check_interface_info(inputs['structures'])
     return error
+
+
+def _check_interface_info(structures: StructureCollectionData) -> str | None:
+    """Reason why frozen layers cannot be found in ``structures``: some lack ``atoms_lower`` or ``model``."""
+    keys = StructureCollectionData.INTERFACE_INFO
+    missing = [str(atoms.info['label']) for atoms in structures.get_ase() if not set(keys) <= set(atoms.info)]
+    if missing:
+        return (
+            f'frozen_layers_ang > 0 needs {keys} of each interface (the ifacerank attribute of a candidate, or '
+            f'Atoms.info, kept by StructureCollectionData.from_structures); missing for {len(missing)} '
+            f'structure(s): {missing[:5]}.'
+        )
+    return None
 
 
 class MlpCalculation(CalcJob):
     """One job, many structures, one model load (``drivers/mlp_driver.py`` with the computer's Python)."""
 
     _DRIVER = 'mlp_driver.py'
+    _LAYERS = 'ifacerank_layers.py'
     _SETTINGS = 'settings.json'
     _MODEL = 'model.model'
 
@@ -141,9 +158,13 @@ class MlpCalculation(CalcJob):
             settings['foundation_model'] = self.inputs.foundation_model.value
         with folder.open(self._SETTINGS, 'w') as handle:
             json.dump(settings, handle, indent=1)
-        driver = resources.files('aiida_ifacerank.calculations.drivers').joinpath(self._DRIVER).read_text()
-        with folder.open(self._DRIVER, 'w') as handle:
-            handle.write(driver)
+        sources = {
+            self._DRIVER: resources.files('aiida_ifacerank.calculations.drivers').joinpath(self._DRIVER),
+            self._LAYERS: resources.files('aiida_ifacerank.science').joinpath('layers.py'),  # the driver imports it
+        }
+        for name, source in sources.items():
+            with folder.open(name, 'w') as handle:
+                handle.write(source.read_text())
 
         codeinfo = CodeInfo()
         codeinfo.code_uuid = self.inputs.code.uuid

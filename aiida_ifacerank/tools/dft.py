@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 from ase.units import Bohr, Rydberg
+
+from aiida_ifacerank.science.layers import frozen_atoms
 
 RY_BOHR_EV_ANG = Rydberg / Bohr
 """1 Ry/Bohr in eV/Å."""
@@ -48,6 +51,22 @@ def vasp_relax_settings(task: str, cell: str, fmax_ev_ang: float) -> dict:
 def vasp_relax_incar(task: str, cell: str) -> dict:
     """Extra INCAR tags: with ``normal`` only c may change (ISIF 3 with LATTICE_CONSTRAINTS, VASP 6)."""
     return {'lattice_constraints': 'F F T'} if task == 'relax' and cell == 'normal' else {}
+
+
+def fixed_coordinates(cell, positions, atoms_lower: int, model: str, thickness_ang: float) -> list[list[bool]]:
+    """Per site, three flags, True where the coordinate is held fixed: all three for the atoms of
+    :func:`~aiida_ifacerank.science.layers.frozen_atoms` (``thickness_ang`` Å of each frozen region, as in
+    ``ifacerank.mlp``). QE's ``FIXED_COORDS`` (``if_pos`` 0); VASP's selective dynamics is its negation."""
+    return [[bool(fixed)] * 3 for fixed in frozen_atoms(cell, positions, atoms_lower, model, thickness_ang)]
+
+
+def max_force(forces, fixed=None) -> float:
+    """Largest atomic force norm (units of ``forces``, atoms x 3) over the atoms not held fixed (``fixed`` as
+    from :func:`fixed_coordinates`): VASP reports forces on fixed atoms too, pw.x zeros them, ASE ignores them."""
+    forces = np.asarray(forces, dtype=float).reshape(-1, 3)
+    if fixed is not None:
+        forces = forces[~np.asarray(fixed, dtype=bool).any(axis=1)]
+    return float(np.sqrt((forces**2).sum(axis=1)).max()) if len(forces) else 0.0
 
 
 def qe_dipole_parameters() -> dict:

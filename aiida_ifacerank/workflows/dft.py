@@ -11,6 +11,10 @@ from the job's save directory (``restart_mode = 'restart'``; input ``walltime_re
 default). Debian's pw.x 6.7 aborts such a restart of a vc-relax (MPI_ABORT on the first SCF step after
 reading the restart files); with ``walltime_restart = 'from_scratch'`` that handler is switched off and
 this work chain starts the relaxation again from scratch from the last geometry the job reached.
+
+``frozen_layers_ang`` holds the atoms of :func:`aiida_ifacerank.science.layers.frozen_atoms` fixed, as
+``ifacerank.mlp`` does: QE ``FIXED_COORDS`` (``if_pos`` 0), VASP selective dynamics (aiida-vasp's
+``dynamics.positions_dof``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from aiida.plugins import CalculationFactory, WorkflowFactory
 from aiida_quantumespresso.common.types import RelaxType
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin, recursive_merge
 
+from aiida_ifacerank.common.candidates import CANDIDATE_ATTRIBUTE
 from aiida_ifacerank.common.types import CELL_CHOICES, TASKS
 from aiida_ifacerank.tools import dft as settings
 
@@ -88,7 +93,7 @@ def validate_inputs(inputs, _):
                 f'task is {task!r} but vasp.relax_settings.perform is {perform}: '
                 f'build the inputs with get_builder_from_protocol(..., task={task!r}).'
             )
-    return _validate_walltime_restart(inputs)
+    return _validate_walltime_restart(inputs) or _validate_frozen_layers(inputs)
 
 
 def _validate_walltime_restart(inputs):
@@ -109,18 +114,63 @@ def _validate_walltime_restart(inputs):
     return None
 
 
-def engine_inputs(inputs: dict, walltime_restart: str) -> AttributeDict:
-    """The engine work chain's ``inputs``; with ``from_scratch``, aiida-qe's walltime handler switched off.
+def _validate_frozen_layers(inputs):
+    frozen = inputs.get('frozen_layers_ang')
+    if frozen is None or frozen.value == 0:
+        return None
+    interface = inputs['structure'].base.attributes.get(CANDIDATE_ATTRIBUTE, {})
+    missing = [key for key in ('atoms_lower', 'model') if key not in interface]
+    if missing:
+        return (
+            f'frozen_layers_ang is {frozen.value} Å but the structure has no {missing} in its {CANDIDATE_ATTRIBUTE!r} '
+            'attribute to tell its slabs apart: give an interface candidate of ifacerank.generate or '
+            'ifacerank.artemis, or leave frozen_layers_ang unset.'
+        )
+    try:
+        fixed_coordinates(inputs['structure'], frozen.value)
+    except ValueError as exception:
+        return f'frozen_layers_ang: the frozen atoms of the structure cannot be found: {exception}'
+    engine = inputs['engine'].value
+    if engine == 'qe':
+        pw = inputs['qe']['base_relax']['pw']
+        given = 'settings' in pw and any(key.upper() == 'FIXED_COORDS' for key in pw['settings'].keys())
+    else:
+        given = 'dynamics' in inputs['vasp']['vasp'] or 'dynamics' in inputs['vasp']['vasp']['parameters'].keys()
+    if given:
+        return f'frozen_layers_ang is given and the {engine} inputs fix coordinates themselves: give only one.'
+    return None
+
+
+def fixed_coordinates(structure: orm.StructureData, thickness_ang: float) -> list[list[bool]]:
+    """Per site of an interface candidate (``ifacerank`` attribute with ``atoms_lower`` and ``model``), three
+    flags, True where held fixed: ``thickness_ang`` Å of each frozen region."""
+    interface = structure.base.attributes.get(CANDIDATE_ATTRIBUTE)
+    return settings.fixed_coordinates(
+        structure.cell, structure.get_ase().positions, interface['atoms_lower'], interface['model'], thickness_ang
+    )
+
+
+def engine_inputs(engine: str, inputs: dict, walltime_restart: str, fixed: list | None = None) -> AttributeDict:
+    """The ``engine`` work chain's ``inputs``: with ``from_scratch``, aiida-qe's walltime handler switched off;
+    with ``fixed`` (per site three flags, True = held fixed), those coordinates fixed.
 
     The override ``{'handle_out_of_walltime': {'enabled': False}}`` is merged into any
-    ``base_relax.handler_overrides`` given; ``inputs`` itself is not changed.
+    ``base_relax.handler_overrides`` given; ``fixed`` becomes QE's ``base_relax.pw.settings['FIXED_COORDS']``
+    or VASP's ``vasp.dynamics['positions_dof']`` (True = free); ``inputs`` itself is not changed.
     """
     inputs = AttributeDict(inputs)
-    if walltime_restart == 'from_scratch':
-        base_relax = AttributeDict(inputs['base_relax'])
-        overrides = base_relax['handler_overrides'].get_dict() if 'handler_overrides' in base_relax else {}
-        base_relax['handler_overrides'] = orm.Dict({**overrides, WALLTIME_HANDLER: {'enabled': False}})
-        inputs['base_relax'] = base_relax
+    if engine == 'qe' and (walltime_restart == 'from_scratch' or fixed):
+        base_relax = inputs['base_relax'] = AttributeDict(inputs['base_relax'])
+        if walltime_restart == 'from_scratch':
+            overrides = base_relax['handler_overrides'].get_dict() if 'handler_overrides' in base_relax else {}
+            base_relax['handler_overrides'] = orm.Dict({**overrides, WALLTIME_HANDLER: {'enabled': False}})
+        if fixed:
+            pw = base_relax['pw'] = AttributeDict(base_relax['pw'])
+            pw_settings = pw['settings'].get_dict() if 'settings' in pw else {}
+            pw['settings'] = orm.Dict({**pw_settings, 'FIXED_COORDS': fixed})
+    if engine == 'vasp' and fixed:
+        inputs['vasp'] = AttributeDict(inputs['vasp'])
+        inputs['vasp']['dynamics'] = orm.Dict({'positions_dof': [[not flag for flag in site] for site in fixed]})
     return inputs
 
 
@@ -166,6 +216,15 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             default=lambda: orm.Int(5),
             validator=_non_negative,
             help="With walltime_restart 'from_scratch': how many times a relaxation out of walltime starts again.",
+        )
+        spec.input(
+            'frozen_layers_ang',
+            valid_type=orm.Float,
+            required=False,
+            validator=_non_negative,
+            help='Thickness (Å) of each frozen region of an interface candidate (a structure with the ifacerank '
+            'attribute), held fixed as in ifacerank.mlp: the middle of each slab in the two-interface models, the '
+            'outer face of the lower slab in the slab model (QE FIXED_COORDS, VASP selective dynamics).',
         )
         spec.inputs.validator = validate_inputs
         spec.outline(
@@ -291,6 +350,8 @@ class DftWorkChain(ProtocolMixin, WorkChain):
 
     def setup(self):
         self.ctx.structure = self.inputs.structure
+        frozen = self.inputs.get('frozen_layers_ang')
+        self.ctx.fixed = fixed_coordinates(self.inputs.structure, frozen.value) if frozen and frozen.value else None
         self.ctx.engine_workchains = []
         self.ctx.finished = False
 
@@ -301,7 +362,10 @@ class DftWorkChain(ProtocolMixin, WorkChain):
         """Submit the engine's relax work chain on the current structure."""
         engine = self.inputs.engine.value
         inputs = engine_inputs(
-            self.exposed_inputs(ENGINES[engine], namespace=engine), self.inputs.walltime_restart.value
+            engine,
+            self.exposed_inputs(ENGINES[engine], namespace=engine),
+            self.inputs.walltime_restart.value,
+            self.ctx.fixed,
         )
         inputs.structure = self.ctx.structure
         inputs.metadata.call_link_label = engine
@@ -335,12 +399,14 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             for node in sorted(run.called_descendants, key=lambda node: node.ctime)
             if isinstance(node, orm.CalcJobNode)
         ]
+        fixed = {'fixed': orm.List(self.ctx.fixed)} if self.ctx.fixed else {}
         if self.inputs.engine.value == 'qe':
             jobs = [job for job in jobs if 'retrieved' in job.outputs]
             outputs = normalize_qe(
                 parameters=workchain.outputs.output_parameters,
                 trajectory=workchain.outputs.output_trajectory,
                 mpiprocs=orm.List([_mpiprocs(job) for job in jobs]),
+                **fixed,
                 **{f'retrieved_{index}': job.outputs.retrieved for index, job in enumerate(jobs)},
             )
             structure = workchain.outputs.output_structure if 'output_structure' in workchain.outputs else None
@@ -349,6 +415,7 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             outputs = normalize_vasp(
                 misc=workchain.outputs.misc,
                 mpiprocs=orm.List([_mpiprocs(job) for job in jobs]),
+                **fixed,
                 **{f'misc_{index}': job.outputs.misc for index, job in enumerate(jobs)},
             )
             structure = workchain.outputs.relax.structure if 'relax' in workchain.outputs else None
@@ -387,10 +454,11 @@ def _mpiprocs(job) -> int:
 
 
 @calcfunction
-def normalize_qe(parameters, trajectory, mpiprocs, **retrieved):
+def normalize_qe(parameters, trajectory, mpiprocs, fixed=None, **retrieved):
     """Energy (eV) and forces (eV/Å) of the last pw.x run; steps, wall and CPU time summed over all runs.
 
-    ``retrieved_<i>`` are the retrieved folders of all pw.x jobs, ``mpiprocs[i]`` their MPI processes.
+    ``retrieved_<i>`` are the retrieved folders of all pw.x jobs, ``mpiprocs[i]`` their MPI processes;
+    ``fixed`` (frozen layers, per site three flags) leaves the fixed atoms out of the largest force.
     """
     steps = wall = cpu = core_hours = 0.0
     stops = 0
@@ -415,14 +483,16 @@ def normalize_qe(parameters, trajectory, mpiprocs, **retrieved):
             'core_hours': core_hours,
             'energy_job_uuid': parameters.creator.uuid,
         },
+        fixed=fixed,
     )
 
 
 @calcfunction
-def normalize_vasp(misc, mpiprocs, **jobs):
+def normalize_vasp(misc, mpiprocs, fixed=None, **jobs):
     """Energy (eV, extrapolated to zero smearing) and forces (eV/Å) of the last VASP run; steps and time summed.
 
-    ``misc_<i>`` are the parsed outputs of all VASP jobs, ``mpiprocs[i]`` their MPI processes.
+    ``misc_<i>`` are the parsed outputs of all VASP jobs, ``mpiprocs[i]`` their MPI processes; ``fixed`` as
+    in :func:`normalize_qe`.
     """
     output = misc.get_dict()
     steps = wall = cpu = core_hours = 0.0
@@ -445,14 +515,15 @@ def normalize_vasp(misc, mpiprocs, **jobs):
             'core_hours': core_hours,
             'energy_job_uuid': misc.creator.uuid,
         },
+        fixed=fixed,
     )
 
 
-def _outputs(energy: float, forces, summary: dict) -> dict:
+def _outputs(energy: float, forces, summary: dict, fixed: orm.List | None) -> dict:
     forces = np.asarray(forces, dtype=float)
     array = orm.ArrayData()
     array.set_array('forces', forces)
-    max_force = float(np.sqrt((forces**2).sum(axis=1)).max()) if len(forces) else 0.0
+    max_force = settings.max_force(forces, fixed.get_list() if fixed is not None else None)
     return {
         'energy': orm.Float(energy),
         'forces': array,

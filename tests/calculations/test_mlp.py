@@ -1,15 +1,18 @@
-"""``ifacerank.mlp``: batched MACE jobs against direct in-process MACE calls, failures, daemon."""
+"""``ifacerank.mlp``: batched MACE jobs against direct in-process MACE calls, frozen layers, failures, daemon."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 from aiida.engine import run_get_node
-from aiida.orm import Dict, Str
+from aiida.orm import Dict, Str, StructureData
 from ase.build import bulk
 
+from aiida_ifacerank.calculations.generate import run_generation
 from aiida_ifacerank.calculations.mlp import MlpCalculation
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData
+from aiida_ifacerank.science import layers
+from aiida_ifacerank.science.layers import frozen_atoms, slab_heights
 from tests.models import build_random_mace
 
 
@@ -58,6 +61,61 @@ def test_relaxation_reaches_fmax_with_the_in_plane_lattice_fixed(python_code, ra
     for before, after in zip(cells, relaxed, strict=True):
         np.testing.assert_allclose(after.cell[:2], before.cell[:2], atol=1e-10)  # in-plane lattice fixed
         assert after.get_potential_energy() == pytest.approx(mace_energies(random_model_file, [after])[0], abs=1e-6)
+
+
+def si_ge_candidate():
+    """A generated periodic Si|Ge (001) candidate: Si then as many Ge atoms (8 each here), one per (001) plane
+    1.36 Å apart, the Ge slab wrapped across the cell boundary along c."""
+    parameters = {
+        'plane_pairs': [[[0, 0, 1], [0, 0, 1]]],
+        'max_area': 20,
+        'thickness': [2, 2],
+        'shift_grid': [2, 2],
+        'model': 'periodic',
+    }
+    silicon, germanium = (
+        StructureData(ase=bulk(element, 'diamond', a, cubic=True)) for element, a in (('Si', 5.431), ('Ge', 5.658))
+    )
+    outputs, _, _ = run_generation(silicon, germanium, parameters)
+    return outputs['candidate_0000']
+
+
+def test_frozen_layers_hold_the_middle_of_each_slab_still(python_code, random_model_file):
+    candidate = si_ge_candidate()
+    interface = candidate.base.attributes.get('ifacerank')
+    atoms_lower, model = interface['atoms_lower'], interface['model']
+    assert model == 'periodic' and atoms_lower == len(candidate.sites) // 2 >= 4
+    rattled = candidate.get_ase()
+    rattled.rattle(0.05, seed=3)  # Å: forces for the free atoms to relax
+    structure = StructureData(ase=rattled)
+    structure.base.attributes.set('ifacerank', interface)
+    outputs, node = run_batch(
+        python_code, random_model_file, [structure], task='relax', cell='fixed', frozen_layers_ang=3.0, fmax=0.01
+    )
+    assert node.is_finished_ok, node.exit_message
+    shipped = node.base.repository.get_object_content('ifacerank_layers.py')  # the driver imports it in the job
+    assert shipped == Path(layers.__file__).read_text()
+    before, after = node.inputs.structures.get_ase()[0], outputs['structures'].get_ase()[0]
+    frozen = frozen_atoms(before.cell, before.positions, atoms_lower, model, 3.0)
+    # slab centres lie halfway between two planes (0.68 Å away), the next planes are 2.04 Å away: 2 atoms per slab
+    assert frozen[:atoms_lower].sum() == frozen[atoms_lower:].sum() == 2
+    moved = np.linalg.norm(after.positions - before.positions, axis=1)
+    np.testing.assert_allclose(moved[frozen], 0.0, atol=1e-8)
+    assert moved[~frozen].min() > 1e-3
+    heights = slab_heights(before.cell, before.positions, atoms_lower)
+    for part in (slice(0, atoms_lower), slice(atoms_lower, None)):  # each slab's faces are the two interfaces
+        depth = np.minimum(heights[part] - heights[part].min(), heights[part].max() - heights[part])
+        assert depth[frozen[part]].min() > depth[~frozen[part]].max() + 1.0  # Å: frozen atoms lie deepest
+    # the frozen atoms' own forces are kept; the largest force is that of the free atoms
+    forces = np.linalg.norm(after.get_forces(), axis=1)
+    table = outputs['results'].get_dataframe()
+    assert table.loc[0, 'max_force_ev_ang'] == pytest.approx(forces[~frozen].max(), abs=1e-6)
+    assert (after.info['atoms_lower'], after.info['model'], after.constraints) == (atoms_lower, model, [])  # restarts
+
+
+def test_frozen_layers_need_the_interface_of_every_structure(python_code, random_model_file):
+    with pytest.raises(ValueError, match=r"frozen_layers_ang > 0 needs \('atoms_lower', 'model'\).*\['1'\]"):
+        run_batch(python_code, random_model_file, [si_ge_candidate(), *si_ge_cells(1)], frozen_layers_ang=3)
 
 
 def test_broken_structures_are_flagged_and_the_rest_finish(python_code, random_model_file, mace_energies):

@@ -1,4 +1,4 @@
-"""Pure DFT settings helpers: unit conversions and pw.x output parsing."""
+"""Pure DFT settings helpers: unit conversions, frozen layers, largest force and pw.x output parsing."""
 
 import numpy as np
 import pytest
@@ -36,3 +36,19 @@ def test_pw_output_times_and_steps():
     assert dft.qe_times_seconds('killed before the end') is None
     assert not dft.qe_stopped_at_walltime(stdout)
     assert dft.qe_stopped_at_walltime(stdout + '     Maximum CPU time exceeded\n')
+
+
+def test_fixed_coordinates_are_the_frozen_atoms_in_all_three_directions():
+    """Two slabs of three planes 1.5 Å apart (periodic model): the centre plane of each slab is held fixed."""
+    cell = np.diag([4.0, 4.0, 12.0])
+    positions = np.outer([1.0, 2.5, 4.0, 7.0, 8.5, 10.0], [0.0, 0.0, 1.0])
+    fixed = dft.fixed_coordinates(cell, positions, 3, 'periodic', 1.0)
+    assert fixed == [[False] * 3, [True] * 3, [False] * 3, [False] * 3, [True] * 3, [False] * 3]
+    assert dft.fixed_coordinates(cell, positions, 3, 'slab', 1.0) == [[True] * 3] + [[False] * 3] * 5
+
+
+def test_max_force_leaves_the_fixed_atoms_out():
+    forces = [[3.0, 4.0, 0.0], [0.0, 0.0, 0.2], [0.0, 0.1, 0.0]]  # eV/Å, norms 5, 0.2, 0.1
+    assert dft.max_force(forces) == pytest.approx(5.0)
+    assert dft.max_force(forces, [[True] * 3, [False] * 3, [False] * 3]) == pytest.approx(0.2)
+    assert dft.max_force(forces, [[True] * 3] * 3) == 0.0

@@ -1,4 +1,4 @@
-"""``ifacerank.dft`` with a real pw.x (Debian's quantum-espresso): bulk Si and a periodic Si|Ge cell."""
+"""``ifacerank.dft`` with a real pw.x (Debian's quantum-espresso): bulk Si and a periodic Si|Ge cell, frozen layers."""
 
 import itertools
 import shutil
@@ -43,11 +43,21 @@ def bulk_si():
 
 
 def si_ge_cell():
-    """8-atom periodic Si|Ge [001] cell (two interfaces): in-plane lattice of Si, c between Si and Ge."""
+    """8-atom periodic Si|Ge [001] cell (two interfaces): in-plane lattice of Si, c between Si and Ge.
+
+    Atoms 0-3 Si, 4-7 Ge, at z = 0, 1.4, …, 9.8 Å; the ``ifacerank`` attribute of a candidate says so.
+    """
     atoms = bulk('Si', 'diamond', 5.47, orthorhombic=True) * (1, 1, 2)
     atoms.set_cell(np.diag([atoms.cell[0, 0], atoms.cell[1, 1], 2 * 5.60]), scale_atoms=True)
     atoms.symbols[atoms.positions[:, 2] >= atoms.cell[2, 2] / 2 - 0.1] = 'Ge'
-    return StructureData(ase=atoms)
+    structure = StructureData(ase=atoms)
+    structure.base.attributes.set('ifacerank', {'atoms_lower': 4, 'model': 'periodic'})
+    return structure
+
+
+MIDDLE_PLANES = [False, True, True, False, False, True, True, False]
+"""Frozen atoms of :func:`si_ge_cell` with 1.5 Å frozen layers: slab centres at 2.1 and 7.7 Å, the planes
+0.7 Å away on either side of each, the outer planes (2.1 Å away) free."""
 
 
 def builder(code, structure, task='relax', cell='normal', **overrides):
@@ -192,14 +202,49 @@ def test_walltime_handler_is_on_by_default_and_off_from_scratch(pw_code, pseudo_
     inputs = builder(pw_code, si_ge_cell())
     assert DftWorkChain.spec().inputs['walltime_restart'].default().value == 'full'
     assert 'handler_overrides' not in inputs.qe.base_relax
-    assert 'handler_overrides' not in engine_inputs(inputs.qe, 'full').base_relax
+    assert 'handler_overrides' not in engine_inputs('qe', inputs.qe, 'full').base_relax
     inputs.qe.base_relax.handler_overrides = Dict({'handle_diagonalization_errors': {'enabled': False}})
-    overrides = engine_inputs(inputs.qe, 'from_scratch').base_relax.handler_overrides.get_dict()
+    overrides = engine_inputs('qe', inputs.qe, 'from_scratch').base_relax.handler_overrides.get_dict()
     assert overrides == {
         'handle_diagonalization_errors': {'enabled': False},  # the user's own override is kept
         'handle_out_of_walltime': {'enabled': False},
     }
     assert 'handle_out_of_walltime' not in inputs.qe.base_relax.handler_overrides.get_dict()  # builder unchanged
+    both = engine_inputs('qe', inputs.qe, 'from_scratch', [[True] * 3] * 8).base_relax  # with frozen layers too
+    assert not both.handler_overrides['handle_out_of_walltime']['enabled']
+    assert both.pw.settings['FIXED_COORDS'] == [[True] * 3] * 8 and 'settings' not in inputs.qe.base_relax.pw
+
+
+def test_frozen_layers_become_if_pos_zero_in_the_pw_x_input(pw_code, pseudo_family):
+    """A code that fails at once (no pw.x run): the job's settings and ``aiida.in`` hold the middle planes fixed."""
+    failing = InstalledCode(label='pw-fails', computer=pw_code.computer, filepath_executable='/bin/false').store()
+    overrides = {'qe': {'overrides': {'base_relax': {'max_iterations': 1}}}, 'gamma_only_above_atoms': 0}
+    inputs = builder(failing, si_ge_cell(), **overrides)  # Gamma trick: a settings input to merge with
+    inputs.frozen_layers_ang = 1.5
+    _, node = run_get_node(inputs)
+    assert node.exit_status == DftWorkChain.exit_codes.ERROR_ENGINE_FAILED.status
+    job = next(n for n in node.called_descendants if n.process_type.endswith('quantumespresso.pw'))
+    assert job.inputs.settings['FIXED_COORDS'] == [[fixed] * 3 for fixed in MIDDLE_PLANES]
+    assert job.inputs.settings['gamma_only'] and 'FIXED_COORDS' not in inputs.qe.base_relax.pw.settings.get_dict()
+    card = job.base.repository.get_object_content('aiida.in').split('ATOMIC_POSITIONS')[1].splitlines()[1:9]
+    assert [line.split()[4:] for line in card] == [['0'] * 3 if fixed else ['1'] * 3 for fixed in MIDDLE_PLANES]
+
+
+@pytest.mark.parametrize(
+    ('change', 'message'),
+    [
+        ('negative', 'must be >= 0, got -1.5'),
+        ('bulk', r"the structure has no \['atoms_lower', 'model'\] in its 'ifacerank' attribute"),
+        ('fixed_coords', 'the qe inputs fix coordinates themselves: give only one'),
+    ],
+)
+def test_bad_frozen_layers_are_refused_before_submission(pw_code, pseudo_family, change, message):
+    inputs = builder(pw_code, bulk_si() if change == 'bulk' else si_ge_cell())
+    if change == 'fixed_coords':
+        inputs.qe.base_relax.pw.settings = Dict({'fixed_coords': [[True] * 3] * 8})
+    with pytest.raises(ValueError, match=message):
+        inputs.frozen_layers_ang = -1.5 if change == 'negative' else 1.5  # a negative value: refused right here
+        run_get_node(inputs)
 
 
 def test_from_scratch_refuses_an_enabled_walltime_handler(pw_code, pseudo_family):

@@ -75,12 +75,18 @@ def builder(code, structure, cell, **overrides):
 
 
 def si_si_cell():
-    """8-atom periodic Si|Si [001] cell, upper half shifted in-plane (a 'perfect alloy' interface)."""
+    """8-atom periodic Si|Si [001] cell, upper half shifted in-plane (a 'perfect alloy' interface).
+
+    Atoms 0-3 the lower slab, 4-7 the upper, one per (001) plane 1.36 Å apart; the ``ifacerank`` attribute of a
+    candidate says so.
+    """
     atoms = bulk('Si', 'diamond', 5.43, orthorhombic=True) * (1, 1, 2)
     upper = atoms.positions[:, 2] >= atoms.cell[2, 2] / 2 - 0.1
     atoms.positions[upper, 0] += 0.5
     atoms.wrap()
-    return StructureData(ase=atoms)
+    structure = StructureData(ase=atoms)
+    structure.base.attributes.set('ifacerank', {'atoms_lower': 4, 'model': 'periodic'})
+    return structure
 
 
 def outcar_values(job):
@@ -123,6 +129,23 @@ def test_interface_inputs_follow_the_protocol_and_an_engine_failure_is_reported(
     assert poscar[5].split() == ['Si'] and poscar[6].split() == ['8']
     potentials = {kind: potcar.title for kind, potcar in job.inputs.potential.items()}  # POTCAR itself is not stored
     assert potentials == {'Si': (DATA / 'potcar' / 'Si' / 'POTCAR').read_text().splitlines()[0].strip()}
+
+
+def test_frozen_layers_become_selective_dynamics_in_the_poscar(mock_vasp, potcars):
+    """1.5 Å frozen layers: each slab's two middle planes (0.68 Å from its centre) fixed, the two outer ones free."""
+    middle = [False, True, True, False, False, True, True, False]
+    inputs = DftWorkChain.get_builder_from_protocol(
+        mock_vasp, si_si_cell(), engine='vasp', overrides={'vasp': {'potential_family': 'ifacerank-test-potcars'}}
+    )
+    inputs.frozen_layers_ang = 1.5
+    _, node = run_get_node(inputs)
+    assert node.exit_status == DftWorkChain.exit_codes.ERROR_ENGINE_FAILED.status  # mock-vasp has no such run
+    job = next(n for n in node.called_descendants if n.process_type.endswith('vasp.vasp'))
+    assert job.inputs.dynamics['positions_dof'] == [[not fixed] * 3 for fixed in middle]  # aiida-vasp: True = free
+    poscar = job.base.repository.get_object_content('POSCAR').splitlines()
+    assert poscar[7].strip().lower() == 'selective dynamics'
+    assert [line.split()[3:6] for line in poscar[9:17]] == [['F'] * 3 if fixed else ['T'] * 3 for fixed in middle]
+    assert 'dynamics' not in inputs.vasp.vasp  # the builder's engine inputs stay as built
 
 
 def test_builder_maps_potentials_tasks_and_kpoints_before_anything_runs(mock_vasp, potcars):

@@ -1,6 +1,7 @@
 """Relax or evaluate many structures with one MACE, SevenNet or CHGNet model, loading it once.
 
-Runs on the remote computer: ``python mlp_driver.py settings.json``. Reads ``structures.extxyz``,
+Runs on the remote computer: ``python mlp_driver.py settings.json``, next to ``ifacerank_layers.py`` (a
+copy of ``aiida_ifacerank/science/layers.py``, for the frozen layers). Reads ``structures.extxyz``,
 appends each finished structure to ``results.extxyz`` and one JSON line to ``results.jsonl``
 (flushed, so a job killed at walltime keeps what it finished). Energies in eV, forces in eV/Å.
 Exit status 0 when the model loaded (per-structure failures are in results.jsonl), 3 when it did not.
@@ -41,6 +42,22 @@ def optimiser_class(name):
     return {'FIRE': optimize.FIRE, 'BFGS': optimize.BFGS, 'LBFGS': optimize.LBFGS}[name]
 
 
+def frozen_mask(atoms, thickness):
+    """Atoms to hold fixed: ``thickness`` (Å) of each frozen region of the interface whose ``atoms_lower`` and
+    ``model`` are in ``atoms.info`` (see ``frozen_atoms`` in ``aiida_ifacerank/science/layers.py``)."""
+    try:
+        from ifacerank_layers import frozen_atoms  # noqa: PLC0415 - the copy next to this script in a job
+    except ImportError:  # imported from the installed package
+        from aiida_ifacerank.science.layers import frozen_atoms  # noqa: PLC0415
+
+    missing = [key for key in ('atoms_lower', 'model') if key not in atoms.info]
+    if missing:
+        raise ValueError(f'frozen_layers_ang needs the interface info {missing} (atoms_lower, model)')
+    return frozen_atoms(
+        atoms.cell.array, atoms.positions, int(atoms.info['atoms_lower']), atoms.info['model'], thickness
+    )
+
+
 def max_atomic_force(atoms):
     """Largest force norm on an atom (eV/Å); constrained atoms count as zero, as in ASE."""
     forces = atoms.get_forces()
@@ -59,8 +76,7 @@ def evaluate(atoms, calculator, settings):
     if settings['task'] == 'relax':
         frozen = settings.get('frozen_layers_ang', 0.0)
         if frozen > 0:
-            z = atoms.get_scaled_positions()[:, 2] * atoms.cell.lengths()[2]
-            atoms.set_constraint(FixAtoms(mask=(z < frozen) | (z > atoms.cell.lengths()[2] - frozen)))
+            atoms.set_constraint(FixAtoms(mask=frozen_mask(atoms, frozen)))
         target = atoms
         if settings['cell'] == 'normal':
             target = FrechetCellFilter(atoms, mask=[False, False, True, False, False, False])
@@ -134,6 +150,7 @@ def main(path):
             record.update(index=index, label=label, time=time.perf_counter() - start)
             if record['status'] in ('ok', 'unconverged'):
                 atoms.info.update(label=label, index=index, energy=record['energy'])
+                atoms.set_constraint()  # the frozen atoms' own forces, and no move_mask in the output
                 atoms.arrays['forces'] = atoms.get_forces()
                 atoms.calc = None
                 write('results.extxyz', atoms, format='extxyz', append=True)
