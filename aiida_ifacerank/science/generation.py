@@ -436,12 +436,17 @@ def bulk_gap_of(interface, areas: tuple[float, float], densities: tuple[float, f
 def _assemble(interface, gap: float, offset, p: GenerationParameters) -> Structure:
     """Candidate cell: the lower slab, ``gap`` (Å), the upper slab moved in-plane by pymatgen's
     ``in_plane_offset`` ``offset`` (fractions of a, b), then ``gap`` to the lower slab's periodic image
-    (``periodic``, ``tilted``) or ``vacuum`` (``slab``); c normal. Lower atoms first."""
+    (``periodic``, ``tilted``) or ``vacuum`` (``slab``); c normal. Lower atoms first (pymatgen's
+    ``Interface`` sorts its sites by electronegativity)."""
     structure = interface.copy()
     structure.gap = gap
     structure.vacuum_over_film = p.vacuum if p.model == 'slab' else gap
     structure.in_plane_offset = tuple(float(x) for x in offset)
-    return Structure.from_sites(structure)
+    labels = structure.site_properties['interface_label']
+    order = [i for i, label in enumerate(labels) if label == 'substrate']
+    order += [i for i, label in enumerate(labels) if label == 'film']
+    species = [structure.species[i] for i in order]
+    return Structure(structure.lattice, species, structure.cart_coords[order], coords_are_cartesian=True)
 
 
 def tilt_cell(structure: Structure, tilt) -> Structure:

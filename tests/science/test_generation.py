@@ -19,6 +19,7 @@ from aiida_ifacerank.science.generation import (
     tilt_cell,
 )
 from aiida_ifacerank.science.lattice import interface_area
+from aiida_ifacerank.science.layers import slab_heights
 
 A_SI, A_GE = 5.431, 5.658
 
@@ -118,6 +119,17 @@ def test_111_gaps_are_bulk_spacings_of_the_terminations(silicon, germanium):
     gaps = {round(candidate.metadata['gap_ang'], 6) for candidate in result.candidates}
     assert len(gaps) > 1
     assert all(min(abs(gap - value) for value in allowed) < 1e-6 for gap in gaps)
+
+
+def test_lower_slab_atoms_come_first_whatever_the_elements(silicon, germanium):
+    # pymatgen's Interface sorts sites by electronegativity (Si before Ge): Ge on the bottom must still lead
+    result = generate(germanium, silicon, GenerationParameters(plane_pairs=(((0, 0, 1), (0, 0, 1)),), max_area=20))
+    for candidate in result.candidates:
+        symbols = [site.specie.symbol for site in candidate.structure]
+        lower = candidate.metadata['atoms_lower']
+        assert set(symbols[:lower]) == {'Ge'} and set(symbols[lower:]) == {'Si'}
+        heights = slab_heights(candidate.structure.lattice.matrix, candidate.structure.cart_coords, lower)
+        assert heights[lower:].min() - heights[:lower].max() == pytest.approx((A_SI + A_GE) / 8)
 
 
 def test_grid_of_one_is_the_zero_shift_and_it_can_be_excluded(silicon, germanium):

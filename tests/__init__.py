@@ -1,0 +1,1 @@
+"""Tests of aiida-ifacerank; ``tests.models`` holds the models they build."""
