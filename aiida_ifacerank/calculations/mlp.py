@@ -17,6 +17,7 @@ from aiida.orm import Dict, Str
 
 from aiida_ifacerank.common.types import CELL_CHOICES, MLP_ENGINES, TASKS
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData, TableData
+from aiida_ifacerank.science.layers import LAYER_KEYS
 
 OPTIMIZERS = ('FIRE', 'BFGS', 'LBFGS')
 
@@ -86,7 +87,7 @@ def _validate_inputs(inputs, _):
 
 def _check_interface_info(structures: StructureCollectionData) -> str | None:
     """Reason why frozen layers cannot be found in ``structures``: some lack ``atoms_lower`` or ``model``."""
-    keys = StructureCollectionData.INTERFACE_INFO
+    keys = LAYER_KEYS
     missing = [str(atoms.info['label']) for atoms in structures.get_ase() if not set(keys) <= set(atoms.info)]
     if missing:
         return (

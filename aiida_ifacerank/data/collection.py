@@ -8,21 +8,21 @@ import numpy as np
 from aiida.orm import SinglefileData, StructureData
 from ase.io import read, write
 
+from aiida_ifacerank.science.layers import LAYER_KEYS
+
 
 class StructureCollectionData(SinglefileData):
     """Structures in one extended-XYZ file; attributes ``labels`` and ``sources`` (UUIDs of the StructureData)."""
 
     FILENAME = 'structures.extxyz'
-    INTERFACE_INFO = ('atoms_lower', 'model')
-    """Keys of an interface candidate's ``ifacerank`` attribute kept in each structure's ``info``: the MLP
-    driver needs them to find the frozen layers (:func:`aiida_ifacerank.science.layers.frozen_atoms`)."""
 
     @classmethod
     def from_structures(cls, structures, labels=None) -> StructureCollectionData:
         """Collect StructureData (or ASE Atoms) in order; labels default to the source UUIDs or indices.
 
-        :data:`INTERFACE_INFO` travels in each structure's ``info``: from the ``ifacerank`` attribute of
-        an interface candidate, or from the ``info`` of ASE Atoms (e.g. read back from a collection).
+        :data:`~aiida_ifacerank.science.layers.LAYER_KEYS` travel in each structure's ``info``: from the
+        ``ifacerank`` attribute of an interface candidate, or from the ``info`` of ASE Atoms (e.g. read
+        back from a collection).
         """
         from aiida_ifacerank.common.candidates import CANDIDATE_ATTRIBUTE  # noqa: PLC0415 - it imports this package
 
@@ -34,7 +34,7 @@ class StructureCollectionData(SinglefileData):
             results = {} if is_node or structure.calc is None else structure.calc.results
             interface = structure.base.attributes.get(CANDIDATE_ATTRIBUTE, {}) if is_node else structure.info
             atoms.info = {'label': str(labels[index]) if labels is not None else (sources[-1] or str(index))}
-            atoms.info.update({key: interface[key] for key in cls.INTERFACE_INFO if key in interface})
+            atoms.info.update({key: interface[key] for key in LAYER_KEYS if key in interface})
             if 'energy' in results:  # keep what a calculation gave: eV and eV/Å
                 atoms.info['energy'] = float(results['energy'])
             if 'forces' in results:

@@ -14,6 +14,10 @@ INTERFACE_MODELS = ('tilted', 'periodic', 'slab')
 the symmetry allows it; ``periodic``: two interfaces, c normal to the plane; ``slab``: one interface
 and vacuum."""
 
+LAYER_KEYS = ('atoms_lower', 'model')
+"""What :func:`frozen_atoms` needs of a candidate besides its cell and positions: keys of its
+``ifacerank`` attribute, carried in the ``info`` of the structures an MLP job reads."""
+
 
 def normal_height(cell) -> float:
     """Height (Å) of the cell along the normal of its a-b plane: c · n̂."""

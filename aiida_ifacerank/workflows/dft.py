@@ -32,6 +32,7 @@ from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin, recur
 
 from aiida_ifacerank.common.candidates import CANDIDATE_ATTRIBUTE
 from aiida_ifacerank.common.types import CELL_CHOICES, TASKS
+from aiida_ifacerank.science.layers import LAYER_KEYS
 from aiida_ifacerank.tools import dft as settings
 
 PwCalculation = CalculationFactory('quantumespresso.pw')
@@ -119,7 +120,7 @@ def _validate_frozen_layers(inputs):
     if frozen is None or frozen.value == 0:
         return None
     interface = inputs['structure'].base.attributes.get(CANDIDATE_ATTRIBUTE, {})
-    missing = [key for key in ('atoms_lower', 'model') if key not in interface]
+    missing = [key for key in LAYER_KEYS if key not in interface]
     if missing:
         return (
             f'frozen_layers_ang is {frozen.value} Å but the structure has no {missing} in its {CANDIDATE_ATTRIBUTE!r} '

@@ -46,11 +46,11 @@ def frozen_mask(atoms, thickness):
     """Atoms to hold fixed: ``thickness`` (Å) of each frozen region of the interface whose ``atoms_lower`` and
     ``model`` are in ``atoms.info`` (see ``frozen_atoms`` in ``aiida_ifacerank/science/layers.py``)."""
     try:
-        from ifacerank_layers import frozen_atoms  # noqa: PLC0415 - the copy next to this script in a job
+        from ifacerank_layers import LAYER_KEYS, frozen_atoms  # noqa: PLC0415 - the copy next to this script
     except ImportError:  # imported from the installed package
-        from aiida_ifacerank.science.layers import frozen_atoms  # noqa: PLC0415
+        from aiida_ifacerank.science.layers import LAYER_KEYS, frozen_atoms  # noqa: PLC0415
 
-    missing = [key for key in ('atoms_lower', 'model') if key not in atoms.info]
+    missing = [key for key in LAYER_KEYS if key not in atoms.info]
     if missing:
         raise ValueError(f'frozen_layers_ang needs the interface info {missing} (atoms_lower, model)')
     return frozen_atoms(
