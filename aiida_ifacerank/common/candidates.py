@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from aiida.orm import StructureData
 
-from aiida_ifacerank.data import TableData
+from aiida_ifacerank.data import StructureCollectionData, TableData
 
 CANDIDATE_PREFIX = 'candidate_'
 """Output link label prefix of the candidates: ``candidate_0000``, ``candidate_0001``, ..."""
@@ -42,7 +42,8 @@ CANDIDATE_KEYS = (
 
 
 def candidate_outputs(candidates, lower: StructureData, upper: StructureData) -> dict:
-    """Output nodes of a generation: ``candidate_NNNN`` StructureData and the ``candidates`` table.
+    """Output nodes of a generation: ``candidate_NNNN`` StructureData, the ``candidates`` table and all
+    candidates as one ``structures`` collection (labels ``candidate_NNNN``; the input of batched jobs).
 
     ``candidates``: (ASE Atoms or pymatgen Structure, metadata) pairs whose metadata hold every key of
     :data:`CANDIDATE_KEYS` except ``candidate``, ``lower`` and ``upper``, which are added here.
@@ -59,4 +60,7 @@ def candidate_outputs(candidates, lower: StructureData, upper: StructureData) ->
         outputs[label] = node
         rows.append({key: str(value) if isinstance(value, list) else value for key, value in metadata.items()})
     outputs['candidates'] = TableData(pd.DataFrame(rows, columns=list(CANDIDATE_KEYS)))
+    labels = [row['candidate'] for row in rows]
+    if labels:
+        outputs['structures'] = StructureCollectionData.from_structures([outputs[label] for label in labels], labels)
     return outputs

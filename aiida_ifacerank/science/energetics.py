@@ -27,3 +27,34 @@ def formation_energy(
     if not area > 0:
         raise ValueError(f'the interface area must be > 0 Å², got {area}.')
     return (energy_cell - reference_energy(counts, chemical_potentials)) / (2.0 * float(area))
+
+
+def elemental_chemical_potentials(bulk: Mapping[str, tuple[Mapping[str, int], float]]) -> dict[str, float]:
+    """μ per element (eV/atom) from elemental bulk crystals: ``bulk`` maps a name to (atom counts, energy eV).
+
+    An element given by two crystals takes the first one's μ (the lower crystal's, when the names are
+    ordered lower first): the energy zero of a homointerface of two phases is then the substrate phase.
+    """
+    potentials = {}
+    for name, (counts, energy) in bulk.items():
+        if len(counts) != 1:
+            raise ValueError(
+                f'bulk crystal {name!r} holds {sorted(counts)}: μ per element needs elemental crystals; compounds '
+                'need a chemical-potential choice that the plugin does not make.'
+            )
+        ((element, number),) = counts.items()
+        potentials.setdefault(element, float(energy) / number)
+    return potentials
+
+
+def energy_tolerance(fmax_ev_ang: float, atoms_per_area: float, stiffness_ev_ang2: float = 1.0) -> float:
+    """Energy resolution (eV/Å²) of E_f for relaxations stopped at residual forces ``fmax_ev_ang`` (eV/Å).
+
+    An atom left at force f in a harmonic well of stiffness k lies at most f²/(2k) above its minimum; over
+    the ``atoms_per_area`` (Å⁻²) of a two-interface cell that bounds E_f's error by n f²/(2k)/(2A). k = 1
+    eV/Å² is a soft mode of a covalent or metallic solid (their bond stiffnesses are 5-20 eV/Å²), so the
+    bound is generous. Energies of one mode closer than this rank as ties.
+    """
+    if not (fmax_ev_ang > 0 and atoms_per_area > 0 and stiffness_ev_ang2 > 0):
+        raise ValueError('fmax_ev_ang, atoms_per_area and stiffness_ev_ang2 must be > 0.')
+    return atoms_per_area * fmax_ev_ang**2 / (2 * stiffness_ev_ang2) / 2

@@ -23,9 +23,20 @@ def qe_force_threshold(fmax_ev_ang: float) -> float:
     return fmax_ev_ang / math.sqrt(3) / RY_BOHR_EV_ANG
 
 
-def gamma_only(num_atoms: int, threshold: int) -> bool:
-    """Whether a cell of ``num_atoms`` atoms is computed at the Gamma point only (more than ``threshold``)."""
-    return num_atoms > threshold
+def kpoint_mesh(cell, spacing_inv_ang: float) -> list[int]:
+    """Monkhorst-Pack mesh of ``cell`` (Å, rows a, b, c) at a k-point spacing (1/Å, 2π included, as aiida-qe's
+    ``kpoints_distance``): ceil(|b_i| / spacing) per reciprocal vector, at least 1, as aiida-core's
+    ``KpointsData.set_kpoints_mesh_from_density``. Equal spacing, not equal meshes, for an interface and its
+    bulk references: the sampling density is the same, the mesh follows each cell's lengths."""
+    if not spacing_inv_ang > 0:
+        raise ValueError(f'the k-point spacing must be > 0 1/Å, got {spacing_inv_ang}.')
+    reciprocal = 2 * np.pi * np.linalg.inv(np.asarray(cell, dtype=float)).T
+    return [max(1, math.ceil(round(float(np.linalg.norm(b)) / spacing_inv_ang, 5))) for b in reciprocal]
+
+
+def gamma_only(cell, spacing_inv_ang: float) -> bool:
+    """Whether ``cell`` is computed at the Gamma point only: its mesh at that spacing is 1×1×1 (large cells)."""
+    return kpoint_mesh(cell, spacing_inv_ang) == [1, 1, 1]
 
 
 def qe_normal_cell_parameters() -> dict:

@@ -44,7 +44,6 @@ WALLTIME_RESTARTS = ('full', 'from_scratch')
 WALLTIME_HANDLER = 'handle_out_of_walltime'
 PROTOCOL_KEYS = {
     'fmax_ev_ang',
-    'gamma_only_above_atoms',
     'kpoints_distance_inv_ang',
     'max_wallclock_seconds',
     'dipole_correction',
@@ -279,7 +278,7 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             raise ValueError(f'unknown override key(s) {unknown}: use {sorted(PROTOCOL_KEYS)}.')
         inputs = cls.get_protocol_inputs(protocol, copy.deepcopy(overrides))
         options = recursive_merge({'max_wallclock_seconds': inputs['max_wallclock_seconds']}, options or {})
-        use_gamma = settings.gamma_only(len(structure.sites), inputs['gamma_only_above_atoms'])
+        use_gamma = settings.gamma_only(structure.cell, inputs['kpoints_distance_inv_ang'])
         builder = cls.get_builder()
         builder.structure = structure
         builder.engine = orm.Str(engine)

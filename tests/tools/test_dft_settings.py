@@ -13,8 +13,16 @@ def test_qe_force_threshold_bounds_the_force_norm():
     assert np.linalg.norm(worst) == pytest.approx(0.01, rel=1e-12)
 
 
-def test_gamma_only_above_the_threshold():
-    assert not dft.gamma_only(40, 40) and dft.gamma_only(41, 40)
+def test_kpoint_mesh_follows_the_cell_lengths_at_one_spacing():
+    """Si|Ge (001) 8-atom cell 3.87 x 3.87 x 11.2 Å: |b| = 2π/L; bulk Si fcc primitive: |b| = 2π√3/a."""
+    cell = np.diag([3.87, 3.87, 11.2])
+    assert dft.kpoint_mesh(cell, 0.3) == [6, 6, 2]  # ceil(1.624/0.3), ceil(0.561/0.3)
+    assert dft.kpoint_mesh(cell, 0.6) == [3, 3, 1]
+    primitive = 5.43 / 2 * np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]])
+    assert dft.kpoint_mesh(primitive, 0.3) == [7, 7, 7]  # 2π√3/5.43 = 2.004
+    assert not dft.gamma_only(cell, 1.6) and dft.gamma_only(cell, 1.7)
+    with pytest.raises(ValueError, match='spacing must be > 0'):
+        dft.kpoint_mesh(cell, 0)
 
 
 def test_cell_choices_translate_to_both_engines():

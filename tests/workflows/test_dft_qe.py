@@ -99,7 +99,7 @@ def test_single_point_energy_equals_pw_x_run_by_hand(pw_code, pseudo_family, tmp
 def test_interface_and_bulk_relax_through_the_daemon(pw_code, pseudo_family, submit_and_await):
     """Si|Ge, Gamma trick, c free; then bulk Si at its own lattice constant (the μ_Si reference)."""
     structure = si_ge_cell()
-    inputs = builder(pw_code, structure, gamma_only_above_atoms=0)
+    inputs = builder(pw_code, structure, kpoints_distance_inv_ang=10.0)
     relax = submit_and_await(inputs, timeout=1800)
     assert relax.is_finished_ok, relax.exit_message
     jobs = sorted(
@@ -113,7 +113,7 @@ def test_interface_and_bulk_relax_through_the_daemon(pw_code, pseudo_family, sub
     np.testing.assert_allclose(np.array(relaxed.cell)[:2], np.array(structure.cell)[:2], atol=1e-6)
     assert relaxed.cell[2][2] > structure.cell[2][2] + 0.1  # the normal length relaxed (Ge is compressed in-plane)
 
-    single_point, node = run_get_node(builder(pw_code, relaxed, task='single_point', gamma_only_above_atoms=0))
+    single_point, node = run_get_node(builder(pw_code, relaxed, task='single_point', kpoints_distance_inv_ang=10.0))
     assert node.is_finished_ok, node.exit_message
     assert single_point['energy'].value == pytest.approx(relax.outputs.energy.value, abs=1e-4)
 
@@ -218,7 +218,7 @@ def test_walltime_handler_is_on_by_default_and_off_from_scratch(pw_code, pseudo_
 def test_frozen_layers_become_if_pos_zero_in_the_pw_x_input(pw_code, pseudo_family):
     """A code that fails at once (no pw.x run): the job's settings and ``aiida.in`` hold the middle planes fixed."""
     failing = InstalledCode(label='pw-fails', computer=pw_code.computer, filepath_executable='/bin/false').store()
-    overrides = {'qe': {'overrides': {'base_relax': {'max_iterations': 1}}}, 'gamma_only_above_atoms': 0}
+    overrides = {'qe': {'overrides': {'base_relax': {'max_iterations': 1}}}, 'kpoints_distance_inv_ang': 10.0}
     inputs = builder(failing, si_ge_cell(), **overrides)  # Gamma trick: a settings input to merge with
     inputs.frozen_layers_ang = 1.5
     _, node = run_get_node(inputs)

@@ -115,7 +115,7 @@ def test_relax_runs_end_to_end_on_recorded_vasp_outputs(mock_vasp, potcars):
 
 def test_interface_inputs_follow_the_protocol_and_an_engine_failure_is_reported(mock_vasp, potcars):
     """A cell without recorded outputs: mock-vasp refuses it, so the job fails; its inputs are still on record."""
-    overrides = {'gamma_only_above_atoms': 4, 'vasp': {'potential_family': 'ifacerank-test-potcars'}}
+    overrides = {'kpoints_distance_inv_ang': 10.0, 'vasp': {'potential_family': 'ifacerank-test-potcars'}}
     inputs = DftWorkChain.get_builder_from_protocol(mock_vasp, si_si_cell(), engine='vasp', overrides=overrides)
     _, node = run_get_node(inputs)
     assert node.exit_status == DftWorkChain.exit_codes.ERROR_ENGINE_FAILED.status

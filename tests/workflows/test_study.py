@@ -1,0 +1,240 @@
+"""``ifacerank.study`` through the daemon with real components: a small MACE trained in the test session
+(Tersoff labels), real pw.x, 8-atom Si|Ge and Ge|Ge (001) candidates, fast settings."""
+
+import os
+import shutil
+import signal
+import sys
+import time
+
+import numpy as np
+import pytest
+from aiida.engine import run_get_node
+from aiida.manage.caching import disable_caching
+from aiida.orm import CalcJobNode, InstalledCode, StructureData, WorkflowNode
+from pymatgen.core import Structure
+
+from aiida_ifacerank.analysis.table import MODES
+from aiida_ifacerank.common.caching import enable_caching
+from aiida_ifacerank.data import PotentialModelData
+from aiida_ifacerank.science.energetics import formation_energy
+from aiida_ifacerank.science.lattice import interface_area
+from aiida_ifacerank.tools.pseudos import install_family
+from aiida_ifacerank.workflows.study import StudyWorkChain
+
+pytestmark = pytest.mark.slow
+
+LOW_CUTOFFS = {'qe': {'overrides': {'base_relax': {'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}}}}}}}
+SERIAL = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'withmpi': False}
+TINY = {
+    'generation': {
+        'plane_pairs': [[[0, 0, 1], [0, 0, 1]]],
+        'max_area': 20.0,
+        'thickness': [1, 1],
+        'shift_grid': [2, 2],
+    },
+    'kpoints_distance_inv_ang': 0.7,
+    'max_concurrent': 2,
+    'mlp': {'parameters': {'threads': 1}, 'seconds_per_structure': 5},
+    'dft': {'protocol': 'fast', 'overrides': LOW_CUTOFFS, 'options': SERIAL},
+    'analysis': {'top_n': [1, 2]},
+}
+FAIL_ONE_SCF = """if grep -q "calculation = 'scf'" aiida.in && grep -q "nat = 8" aiida.in; then
+  digest=$(sed -n '/ATOMIC_POSITIONS/,$p' aiida.in | md5sum | cut -c1-32)
+  (set -o noclobber; echo "$digest" > {marker}) 2>/dev/null
+  if [ "$(cat {marker})" = "$digest" ]; then echo 'injected failure' >&2; exit 7; fi
+fi"""
+"""Prepend text of a pw.x code: the first interface single point it sees fails, and so does every rerun of it."""
+
+
+def crystal(name):
+    return StructureData(pymatgen=Structure.from_file(f'examples/bulk/{name}.cif'))
+
+
+@pytest.fixture(scope='module')
+def caching(aiida_profile):
+    """The profile's caching as ``bin/setup`` sets it, for this module only."""
+    from aiida.manage.configuration import get_config  # noqa: PLC0415
+
+    config = get_config()
+    before = config.get_option('caching.enabled_for', scope=aiida_profile.name)
+    enable_caching(aiida_profile.name)
+    yield
+    config.set_option('caching.enabled_for', before, scope=aiida_profile.name)
+    config.store()
+
+
+@pytest.fixture
+def codes(aiida_localhost, tmp_path):
+    aiida_localhost.set_use_double_quotes(False)
+    python = InstalledCode(label='python-study', computer=aiida_localhost, filepath_executable=sys.executable).store()
+    pw = InstalledCode(
+        label='pw-study',
+        computer=aiida_localhost,
+        filepath_executable=shutil.which('pw.x'),
+        default_calc_job_plugin='quantumespresso.pw',
+    ).store()
+    install_family()
+    return python, pw
+
+
+def study_builder(python, pw, model_file, lower, upper, **overrides):
+    model = PotentialModelData.get_or_create(model_file)
+    return StudyWorkChain.get_builder_from_protocol(
+        python, pw, crystal(lower), crystal(upper), protocol='fast', overrides={**TINY, **overrides}, model=model
+    )
+
+
+def calcjobs(study):
+    return [node for node in study.called_descendants if isinstance(node, CalcJobNode)]
+
+
+def direct_formation_energies(study) -> dict:
+    """E_f (eV/Å²) per (candidate, mode) from the stored job outputs alone: energies, structures and μ."""
+    called = {link.link_label: link.node for link in study.base.links.get_outgoing().all() if link.node.is_finished}
+    energies = {mode: {} for mode in MODES}
+    cells = {mode: {} for mode in MODES}
+
+    def from_mlp(node, mode):
+        table = node.outputs.results.get_dataframe().set_index('label')
+        for atoms in node.outputs.structures.get_ase():
+            label = str(atoms.info['label'])
+            if table.at[label, 'status'] == 'ok':
+                energies[mode][label], cells[mode][label] = table.at[label, 'energy_ev'], atoms
+
+    def from_dft(node, mode, label):
+        if node.is_finished_ok:
+            energies[mode][label], cells[mode][label] = node.outputs.energy.value, node.outputs.structure.get_ase()
+
+    for name, node in called.items():
+        if name in {'mlp_bulk', 'mlp_relax'}:
+            from_mlp(node, 'MLP@MLP')
+        elif name == 'mlp_single_point':
+            from_mlp(node, 'DFT@MLP')
+        elif name.startswith('dft_relax_'):
+            from_dft(node, 'DFT@DFT', name.removeprefix('dft_relax_'))
+        elif name.startswith('dft_scf_'):
+            from_dft(node, 'MLP@DFT', name.removeprefix('dft_scf_'))
+    result = {}
+    for mode in MODES:
+        potentials = {}
+        for label in ('bulk_lower', 'bulk_upper'):
+            if label in energies[mode]:
+                atoms = cells[mode][label]
+                potentials.setdefault(atoms.get_chemical_symbols()[0], energies[mode][label] / len(atoms))
+        for label, energy in energies[mode].items():
+            if label.startswith('candidate_'):
+                atoms = cells[mode][label]
+                counts = {element: atoms.get_chemical_symbols().count(element) for element in set(atoms.symbols)}
+                result[label, mode] = formation_energy(energy, counts, potentials, interface_area(atoms.cell.array))
+    return result
+
+
+def test_si_ge_study_four_modes_failure_and_cache(codes, trained_mace_file, submit_and_await, caching, tmp_path):
+    python, pw = codes
+    failing = InstalledCode(
+        label='pw-fails-one-scf',
+        computer=pw.computer,
+        filepath_executable=str(pw.filepath_executable),
+        default_calc_job_plugin='quantumespresso.pw',
+        prepend_text=FAIL_ONE_SCF.format(marker=tmp_path / 'failing-scf'),
+    ).store()
+    builder = study_builder(python, failing, trained_mace_file, 'Si', 'Ge', dft_subset={'choice': 'smallest', 'n': 2})
+    started = time.perf_counter()
+    study = submit_and_await(builder, timeout=1800)
+    first_wall = time.perf_counter() - started
+
+    # the injected failure is recorded with its reason; the study finishes and says what is missing
+    assert study.exit_status == StudyWorkChain.exit_codes.ERROR_INCOMPLETE.status, study.exit_message
+    assert '1 MLP@DFT energies' in study.exit_message
+    completeness = study.outputs.ranking.completeness.get_dataframe()
+    failed = completeness[completeness['status'] == 'failed']
+    assert list(failed['mode']) == ['MLP@DFT'] and 'exit status 401' in failed['reason'].iloc[0]
+    assert 'PwRelaxWorkChain' in failed['reason'].iloc[0]
+
+    # four modes, every E_f equal to the one computed from the stored energies and μ
+    formation = study.outputs.formation.get_dataframe()
+    assert set(formation['mode']) == set(MODES)
+    direct = direct_formation_energies(study)
+    finished = formation[formation['exit_status'] == 0]
+    assert len(finished) == 6 + 2 + 2 + 1  # MLP@MLP all 6; DFT@DFT and DFT@MLP the subset of 2; MLP@DFT 2 - 1
+    for row in finished.itertuples():
+        assert row.formation_ev_ang2 == pytest.approx(direct[row.interface, row.mode], abs=1e-10)
+        assert row.formation_j_m2 == pytest.approx(row.formation_ev_ang2 * 16.0217663, rel=1e-8)
+    missing = formation[formation['exit_status'] == -1]
+    assert set(missing['failure']) == {'not in the DFT subset'} and len(missing) == 3 * 4
+
+    stats = study.outputs.ranking.stats.get_dataframe()
+    pairs = set(zip(stats['mode_a'], stats['mode_b'], strict=True))
+    assert ('DFT@DFT', 'MLP@MLP') in pairs and ('DFT@DFT', 'MLP@DFT') in pairs
+    cost = study.outputs.report.cost.get_dataframe().set_index('interface')
+    assert (cost['mlp_core_hours'] > 0).all() and (cost['dft_relax_ionic_steps'].dropna() >= 1).all()
+    agreement = study.outputs.report.agreement.get_dataframe()
+    assert len(agreement) == 2 and (agreement['rmsd_ang'] < 0.5).all()
+
+    # the same study again: every job comes from the cache, the numbers are the same
+    started = time.perf_counter()
+    again = submit_and_await(
+        study_builder(python, failing, trained_mace_file, 'Si', 'Ge', dft_subset={'choice': 'smallest', 'n': 2}),
+        timeout=1800,
+    )
+    second_wall = time.perf_counter() - started
+    jobs = calcjobs(again)
+    assert jobs and all(job.base.caching.is_created_from_cache for job in jobs if job.is_finished_ok)
+    np.testing.assert_allclose(
+        again.outputs.formation.get_dataframe()['formation_ev_ang2'], formation['formation_ev_ang2'], rtol=0, atol=0
+    )
+    print(f'study wall time {first_wall:.0f} s; cached repeat {second_wall:.0f} s')
+
+
+def kill_daemon(client):
+    """SIGKILL the daemon's circus arbiter and every worker, as a crashed node would."""
+    workers = [int(info['pid']) for info in client.get_worker_info()['info'].values()]
+    for pid in [client.get_daemon_pid(), *workers]:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_ge_ge_study_survives_sigkill_and_ranks_bulk_first(codes, trained_mace_file, started_daemon_client, caching):
+    from aiida.engine import submit  # noqa: PLC0415
+
+    python, pw = codes
+    overrides = {'dft_subset': {'choice': 'all'}}
+    study = submit(study_builder(python, pw, trained_mace_file, 'Ge', 'Ge', **overrides))
+    deadline = time.time() + 1800
+    while not any(link.link_label.startswith('dft_relax_candidate') for link in study.base.links.get_outgoing().all()):
+        assert time.time() < deadline and not study.is_terminated, study.exit_message
+        time.sleep(2)
+    kill_daemon(started_daemon_client)
+    time.sleep(5)
+    started_daemon_client.start_daemon()
+    while not study.is_terminated:
+        assert time.time() < deadline
+        time.sleep(5)
+    assert study.is_finished_ok, study.exit_message
+
+    # no duplicated jobs: one DFT run and one pw.x job per call label, one MLP job per MLP stage
+    labels = [link.link_label for link in study.base.links.get_outgoing().all() if isinstance(link.node, WorkflowNode)]
+    assert len(labels) == len(set(labels))
+    for link in study.base.links.get_outgoing().all():
+        if link.link_label.startswith('dft_'):
+            pw_jobs = [job for job in calcjobs(link.node) if job.process_label == 'PwCalculation']
+            assert len(pw_jobs) == 1, link.link_label
+
+    # the same study uninterrupted, without the cache: the same energies
+    with disable_caching():
+        reference, node = run_get_node(study_builder(python, pw, trained_mace_file, 'Ge', 'Ge', **overrides))
+    assert node.is_finished_ok
+    assert not any(job.base.caching.is_created_from_cache for job in calcjobs(node))
+    killed, uninterrupted = (
+        frame.get_dataframe().set_index(['interface', 'mode'])['formation_ev_ang2']
+        for frame in (study.outputs.formation, reference['formation'])
+    )
+    np.testing.assert_allclose(killed.sort_index(), uninterrupted.sort_index(), atol=1e-6)
+
+    # Ge|Ge: the bulk continuation ranks first at E_f ≈ 0 in every mode, labelled bulk-like
+    results = study.outputs.ranking.results.get_dataframe().set_index('interface')
+    tolerance = study.outputs.ranking.analysis_parameters['tolerance_ev_ang2']
+    for mode in MODES:
+        first = results[f'rank_{mode}'].idxmin()
+        assert abs(results.at[first, f'energy_{mode}']) < 2e-3, mode
+        assert results[f'energy_{mode}'].drop(first).min() > results.at[first, f'energy_{mode}'] + tolerance, mode
