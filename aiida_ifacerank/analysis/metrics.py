@@ -1,7 +1,9 @@
 """Agreement between two rankings of the same interfaces: pure functions on finite energy arrays.
 
 Lower energy = more favourable = rank 1. Energies are interface formation energies (eV/Å²);
-every function expects finite values (filter with the completeness status first).
+every function expects finite values (filter with the completeness status first). A ``tolerance``
+(eV/Å², default 0: only equal energies tie) makes closer energies rank as ties (:func:`tie_levels`)
+and interfaces at threshold − tolerance <= E < threshold + tolerance undecided (:func:`class_flips`).
 """
 
 from __future__ import annotations
@@ -23,31 +25,81 @@ def _check_pair(energy_a, energy_b) -> tuple[np.ndarray, np.ndarray]:
     return energy_a, energy_b
 
 
-def _order_and_ranks(energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ascending order (ties in input order) and average ranks (1 = lowest) of a 1-D array.
+def check_tolerance(tolerance) -> float:
+    """``tolerance`` (eV/Å²) as a float; ``ValueError`` unless it is >= 0."""
+    tolerance = float(tolerance)
+    if not tolerance >= 0:  # also refuses NaN
+        raise ValueError(f'tolerance must be >= 0 eV/Å² (0: only equal energies tie), got {tolerance}.')
+    return tolerance
 
-    Own code, not ``scipy.stats.rankdata`` (same ranks): one unstable sort gives order and ranks;
-    rankdata sorts stably and gives no order (9.7 vs 2.2 ms per call on n = 100,000). With it,
-    ``analyse`` of 100,000 interfaces × 4 modes (``benchmarks/bench_rank.py``, 912 calls) took
-    1.76 s instead of 1.12 s.
+
+def _new_levels(ordered: np.ndarray, tolerance: float) -> np.ndarray:
+    """True where a tie group starts in ascending ``ordered``: a gap > 0 and >= ``tolerance`` (eV/Å²) before it."""
+    new = np.ones(len(ordered), dtype=bool)
+    new[1:] = ordered[1:] != ordered[:-1] if tolerance == 0 else ordered[1:] - ordered[:-1] >= tolerance
+    return new
+
+
+def tie_levels(energy, tolerance: float, groups=None, order=None) -> np.ndarray:
+    """Tie group of every energy (eV/Å²) as an integer level (0, 1, ...) ascending with the energy.
+
+    Single linkage: consecutive sorted energies closer than ``tolerance`` (eV/Å²), or equal, share a
+    group, so a chain of close energies ties from end to end however far apart its ends are. With
+    ``groups`` (an integer label per energy) the chains form within each group only. ``order``:
+    ``np.argsort(energy)`` where the caller has it already.
+    """
+    energy = np.asarray(energy, dtype=float)
+    tolerance = check_tolerance(tolerance)
+    order = np.argsort(energy) if order is None else order
+    if groups is not None:
+        order = order[np.argsort(np.asarray(groups)[order], kind='stable')]
+    new = _new_levels(energy[order], tolerance)
+    if groups is not None:
+        ordered_groups = np.asarray(groups)[order]
+        new[1:] |= ordered_groups[1:] != ordered_groups[:-1]
+    levels = np.empty(len(energy), dtype=np.int64)
+    levels[order] = np.cumsum(new) - 1
+    return levels
+
+
+def _order_and_ranks(energy: np.ndarray, tolerance: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Ascending order (ties in any order) and average ranks (1 = lowest; ties: tie groups, :func:`tie_levels`).
+
+    Own code, not ``scipy.stats.rankdata`` (same ranks at ``tolerance`` 0): one unstable sort gives
+    order and ranks; rankdata sorts stably and gives no order (9.7 vs 2.2 ms per call on n = 100,000).
+    With it, ``analyse`` of 100,000 interfaces × 4 modes (``benchmarks/bench_rank.py``, 912 calls)
+    took 1.76 s instead of 1.12 s.
     """
     order = np.argsort(energy)
-    ordered = energy[order]
-    new_value = np.r_[True, ordered[1:] != ordered[:-1]]
+    new_level = _new_levels(energy[order], tolerance)
     ranks = np.empty(len(energy))
-    if new_value.all():
+    if new_level.all():
         ranks[order] = np.arange(1, len(energy) + 1)
         return order, ranks
-    order = np.argsort(energy, kind='stable')
-    starts = np.flatnonzero(new_value)
+    starts = np.flatnonzero(new_level)
     sizes = np.diff(np.r_[starts, len(energy)])
     ranks[order] = np.repeat(starts + (sizes + 1) / 2, sizes)
     return order, ranks
 
 
-def ranks(energy) -> np.ndarray:
-    """Rank 1 = lowest energy; ties share their average rank (as ``scipy.stats.rankdata``)."""
-    return _order_and_ranks(np.asarray(energy, dtype=float))[1]
+def _top(order: np.ndarray, ranks: np.ndarray, top: int) -> np.ndarray:
+    """The ``top`` interfaces of lowest rank, ties at the cut by input order (``order``: ranks ascending, n > top).
+
+    Only the tie group at the cut is searched, instead of sorting all interfaces stably.
+    """
+    cut = ranks[order[top - 1]]
+    if ranks[order[top]] != cut:
+        return order[:top]
+    below = order[:top][ranks[order[:top]] < cut]
+    return np.r_[below, np.flatnonzero(ranks == cut)[: top - len(below)]]
+
+
+def ranks(energy, tolerance: float = 0.0) -> np.ndarray:
+    """Rank 1 = lowest energy; a tie group (:func:`tie_levels`, ``tolerance`` eV/Å²) shares its average rank.
+
+    At ``tolerance`` 0 the same as ``scipy.stats.rankdata``.
+    """
+    return _order_and_ranks(np.asarray(energy, dtype=float), check_tolerance(tolerance))[1]
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -78,16 +130,22 @@ def kendall_tau_b(energy_a, energy_b) -> float:
     return float((sign_a * sign_b).sum()) / denominator if denominator > 0 else math.nan
 
 
-def rank_shift(energy_a, energy_b) -> np.ndarray:
-    """Per-interface rank distance ``rank_b - rank_a`` (positive: ``b`` finds it less favourable)."""
+def rank_shift(energy_a, energy_b, tolerance: float = 0.0) -> np.ndarray:
+    """Per-interface rank distance ``rank_b - rank_a`` (positive: ``b`` finds it less favourable; see :func:`ranks`)."""
     energy_a, energy_b = _check_pair(energy_a, energy_b)
-    return ranks(energy_b) - ranks(energy_a)
+    return ranks(energy_b, tolerance) - ranks(energy_a, tolerance)
 
 
-def class_flips(energy_a, energy_b, threshold: float = 0.0) -> np.ndarray:
-    """Boolean per interface: favourable (E < ``threshold``, eV/Å²) in one ranking but not the other."""
+def class_flips(energy_a, energy_b, threshold: float = 0.0, tolerance: float = 0.0) -> np.ndarray:
+    """Boolean per interface: favourable in one ranking and unfavourable in the other.
+
+    Favourable: E < ``threshold`` − ``tolerance``; unfavourable: E >= ``threshold`` + ``tolerance``
+    (eV/Å²); in between undecided, which never flips. At ``tolerance`` 0: favourable iff E < ``threshold``.
+    """
     energy_a, energy_b = _check_pair(energy_a, energy_b)
-    return (energy_a < threshold) != (energy_b < threshold)
+    tolerance = check_tolerance(tolerance)
+    below, above = threshold - tolerance, threshold + tolerance
+    return ((energy_a < below) & (energy_b >= above)) | ((energy_a >= above) & (energy_b < below))
 
 
 def _lexsort(*keys) -> np.ndarray:
@@ -137,6 +195,8 @@ def _inversions(by_value: np.ndarray, with_pairs: bool):
 def discordant_pairs(energy_a, energy_b, with_pairs: bool = True, groups=None):
     """Pairs ordered strictly oppositely by ``a`` and ``b`` ((E_a,i − E_a,j)(E_b,i − E_b,j) < 0).
 
+    Any ordered values do, e.g. tie levels (:func:`tie_levels`), under which tied pairs never count.
+
     Returns the count per interface (shape (n,)) and, if ``with_pairs``, the pairs as an int array
     of shape (n_pairs, 2) with ``i < j`` (else an empty array). With ``groups`` (an integer label
     per interface) only pairs within the same group count. O(n log n) plus the pairs listed.
@@ -164,51 +224,63 @@ def near_boundary(energy_a, energy_b, threshold: float = 0.0, window: float = 0.
     return (np.abs(energy_a - threshold) <= window) | (np.abs(energy_b - threshold) <= window)
 
 
-def boundary_inversions(energy_a, energy_b, threshold: float = 0.0, window: float = 0.01, with_pairs: bool = True):
+def boundary_inversions(
+    energy_a, energy_b, threshold: float = 0.0, window: float = 0.01, with_pairs: bool = True, tolerance: float = 0.0
+):
     """Discordant pairs among the interfaces near the favourability boundary (see :func:`near_boundary`).
 
-    Returns the count per interface (0 away from the boundary) and the pairs ``(i, j)``, ``i < j``,
-    as indices into the input arrays.
+    With ``tolerance`` > 0 (eV/Å²) pairs are ordered by their tie levels among all the input energies
+    (:func:`tie_levels`). Returns the count per interface (0 away from the boundary) and the pairs
+    ``(i, j)``, ``i < j``, as indices into the input arrays.
     """
     energy_a, energy_b = _check_pair(energy_a, energy_b)
     near = np.flatnonzero(near_boundary(energy_a, energy_b, threshold, window))
+    if check_tolerance(tolerance) > 0:
+        energy_a, energy_b = tie_levels(energy_a, tolerance), tie_levels(energy_b, tolerance)
     counts = np.zeros(len(energy_a), dtype=np.int64)
     counts[near], pairs = discordant_pairs(energy_a[near], energy_b[near], with_pairs)
     return counts, near[pairs]
 
 
-def pair_metrics(energy_a, energy_b, top_n=(5, 10), threshold: float = 0.0) -> dict:
+def pair_metrics(energy_a, energy_b, top_n=(5, 10), threshold: float = 0.0, tolerance: float = 0.0) -> dict:
     """All agreement metrics of ranking ``b`` against reference ``a`` (energies eV/Å²).
 
-    RMSE, MAE and the mean error (bias) are of ``E_b - E_a``; rank shifts use ranks within this set.
-    Correlations are NaN when undefined (fewer than 2 interfaces or a constant input); Top-N overlaps
-    break ties at the cut by input order and are NaN when ``n <= N``.
+    RMSE, MAE and the mean error (bias) are of ``E_b - E_a``, Pearson r of the energies. Spearman ρ,
+    Kendall τ-b, rank shifts (ranks within this set) and Top-N overlaps use the tie groups within
+    this set (:func:`tie_levels`, ``tolerance`` eV/Å²); class flips see :func:`class_flips`.
+    Correlations are NaN when undefined (fewer than 2 interfaces or a constant input, for ρ and τ-b
+    all in one tie group); Top-N overlaps break ties at the cut by input order and are NaN when ``n <= N``.
     """
     energy_a, energy_b = _check_pair(energy_a, energy_b)
+    tolerance = check_tolerance(tolerance)
     n = len(energy_a)
     if any(top < 1 for top in top_n):
         raise ValueError(f'Top-N needs N >= 1, got {list(top_n)}.')
-    (order_a, ranks_a), (order_b, ranks_b) = _order_and_ranks(energy_a), _order_and_ranks(energy_b)
+    (order_a, ranks_a), (order_b, ranks_b) = (
+        _order_and_ranks(energy_a, tolerance),
+        _order_and_ranks(energy_b, tolerance),
+    )
     difference = energy_b - energy_a
     shift = np.abs(ranks_b - ranks_a)
     empty = n == 0
-    undefined = n < 2 or energy_a[order_a[0]] == energy_a[order_a[-1]] or energy_b[order_b[0]] == energy_b[order_b[-1]]
+    constant = n < 2 or np.ptp(energy_a) == 0 or np.ptp(energy_b) == 0
+    tied = n < 2 or ranks_a[order_a[0]] == ranks_a[order_a[-1]] or ranks_b[order_b[0]] == ranks_b[order_b[-1]]
     metrics = {
         'n': n,
         # Spearman ρ = Pearson r of the ranks above; scipy.stats.spearmanr ranks again (21 ms per call on
         # n = 100,000): analyse of 100,000 interfaces × 4 modes (bench_rank.py) took 1.82 s instead of 1.12 s
-        'spearman_rho': math.nan if undefined else _pearson(ranks_a, ranks_b),
-        'kendall_tau_b': math.nan if undefined else kendall_tau_b(energy_a, energy_b),
-        'pearson_r': math.nan if undefined else _pearson(energy_a, energy_b),
+        'spearman_rho': math.nan if tied else _pearson(ranks_a, ranks_b),
+        'kendall_tau_b': math.nan if tied else kendall_tau_b(ranks_a, ranks_b),  # ranks order and tie as tie groups
+        'pearson_r': math.nan if constant else _pearson(energy_a, energy_b),
         'rmse': math.nan if empty else math.sqrt(float(np.sum(difference * difference)) / n),
         'mae': math.nan if empty else float(np.abs(difference).mean()),
         'mean_error': math.nan if empty else float(difference.mean()),
         'mean_abs_rank_shift': math.nan if empty else float(shift.mean()),
         'max_abs_rank_shift': math.nan if empty else float(shift.max()),
-        'class_flips': int(class_flips(energy_a, energy_b, threshold).sum()),
+        'class_flips': int(class_flips(energy_a, energy_b, threshold, tolerance).sum()),
     }
     for top in top_n:
-        overlap = len(np.intersect1d(order_a[:top], order_b[:top])) if n > top else math.nan
+        overlap = len(np.intersect1d(_top(order_a, ranks_a, top), _top(order_b, ranks_b, top))) if n > top else math.nan
         metrics[f'top{top}_overlap'] = overlap
         metrics[f'top{top}_fraction'] = overlap / top
     return metrics

@@ -13,12 +13,14 @@ import pandas as pd
 from .completeness import MAX_ABS_ENERGY_EV_ANG2, completeness, completeness_summary
 from .metrics import (
     boundary_inversions,
+    check_tolerance,
     class_flips,
     discordant_pairs,
     near_boundary,
     pair_metrics,
     rank_shift,
     ranks,
+    tie_levels,
 )
 from .table import check_modes, energy_column, exit_status_column, failure_column, modes_in, validate_table
 
@@ -31,8 +33,9 @@ class RankingAnalysis:
     """Everything :func:`analyse` finds; energies in eV/Å²."""
 
     results: pd.DataFrame
-    """One row per interface: metadata; per mode energy, status, exit status, failure and rank; flags
-    against the reference (rank shift, class flip, boundary inversions). Readable by ``read_results_csv``."""
+    """One row per interface: metadata; per mode energy, status, exit status, failure, rank and bulk-like
+    flag; flags against the reference (rank shift, class flip, boundary inversions). Readable by
+    ``read_results_csv``."""
     stats: pd.DataFrame
     """One row per mode pair × group: ``n`` and every metric."""
     completeness: pd.DataFrame
@@ -124,21 +127,28 @@ def analyse(
     group_by=None,
     subsets: dict | None = None,
     max_listed_inversions: int = 100_000,
+    tolerance: float = 0.0,
 ) -> RankingAnalysis:
     """Compare every pair of evaluation modes in ``table`` (see :mod:`.table` for its layout).
 
     :param reference: mode the others are compared with per interface (default: first present of
         ``DFT@DFT, MLP@MLP, DFT@MLP, MLP@DFT``).
     :param top_n: list of N for the Top-N overlaps.
-    :param threshold: favourable/unfavourable boundary (eV/Å²); favourable means E < threshold.
+    :param threshold: favourable/unfavourable boundary (eV/Å²); favourable means E < threshold
+        (class flips: see ``tolerance``).
     :param window: half-width (eV/Å²) around ``threshold`` in which order flips are flagged.
     :param max_abs_energy: |E| above this (eV/Å²) is ``unphysical``; ``None`` disables the check.
     :param group_by: grouping keys (default: all of :data:`GROUP_KEYS` the table supports).
     :param subsets: extra named groups, each a ``DataFrame.eval`` condition or a boolean mask.
     :param max_listed_inversions: a mode pair with more boundary inversions than this is counted
         (per interface and per group) but its pairs are not listed in ``inversions``.
+    :param tolerance: energies closer than this (eV/Å², >= 0) rank as ties, in single-linkage tie
+        groups formed among the interfaces compared (:func:`.metrics.tie_levels`); an interface
+        with threshold - tolerance <= E < threshold + tolerance is undecided, never a class flip
+        (:func:`.metrics.class_flips`); |E| <= tolerance is ``bulk_like``. 0: only equal energies tie.
     """
     table = validate_table(table)
+    tolerance = check_tolerance(tolerance)
     modes = modes_in(table)
     if len(modes) < 2:
         raise ValueError(f'ranking agreement needs energies of at least two modes, the table has {list(modes)}.')
@@ -166,8 +176,9 @@ def analyse(
         results[f'exit_status_{mode}'] = table[exit_status_column(mode)].to_numpy()
         results[f'failure_{mode}'] = table[failure_column(mode)].to_numpy()
         rank = np.full(len(table), math.nan)
-        rank[valid[mode]] = ranks(energies[mode][valid[mode]])
+        rank[valid[mode]] = ranks(energies[mode][valid[mode]], tolerance)
         results[f'rank_{mode}'] = rank
+        results[f'bulk_like_{mode}'] = pd.arrays.BooleanArray(np.abs(energies[mode]) <= tolerance, ~valid[mode])
     favourable = valid[reference] & (energies[reference] < threshold)
     results[f'favourable_{reference}'] = pd.arrays.BooleanArray(favourable, ~valid[reference])
 
@@ -176,18 +187,19 @@ def analyse(
         both = valid[mode_a] & valid[mode_b]
         common = np.flatnonzero(both)
         energy_a, energy_b = energies[mode_a][both], energies[mode_b][both]
-        counts, _ = boundary_inversions(energy_a, energy_b, threshold, window, with_pairs=False)
+        counts, _ = boundary_inversions(energy_a, energy_b, threshold, window, with_pairs=False, tolerance=tolerance)
         near_common = near_boundary(energy_a, energy_b, threshold, window)
+        order_a, order_b = (np.argsort(energy_a), np.argsort(energy_b)) if tolerance > 0 else (None, None)
         if counts.sum() // 2 <= max_listed_inversions:
-            pairs = common[boundary_inversions(energy_a, energy_b, threshold, window)[1]]
+            pairs = common[boundary_inversions(energy_a, energy_b, threshold, window, tolerance=tolerance)[1]]
             inversion_frames.append(_inversion_table(table, energies, mode_a, mode_b, pairs))
         else:
             unlisted.append(f'{mode_a} vs {mode_b}')
         if mode_a == reference:
             shift = np.full(len(table), math.nan)
             flips, count = np.zeros_like(both), np.zeros_like(both, np.int64)
-            shift[both] = rank_shift(energy_a, energy_b)
-            flips[both] = class_flips(energy_a, energy_b, threshold)
+            shift[both] = rank_shift(energy_a, energy_b, tolerance)
+            flips[both] = class_flips(energy_a, energy_b, threshold, tolerance)
             count[both] = counts
             results[f'rank_shift_{mode_b}'] = shift
             results[f'class_flip_{mode_b}'] = pd.arrays.BooleanArray(flips, ~both)
@@ -198,13 +210,17 @@ def analyse(
             bounds = np.searchsorted(codes_common[order], np.arange(len(labels) + 1))
             sizes = np.bincount(codes[codes >= 0], minlength=len(labels))
             near = np.flatnonzero(near_common & (codes_common >= 0))
-            inverted = discordant_pairs(energy_a[near], energy_b[near], with_pairs=False, groups=codes_common[near])[0]
+            value_a, value_b = energy_a, energy_b
+            if tolerance > 0:  # pairs ordered by their tie levels within the group
+                value_a = tie_levels(energy_a, tolerance, codes_common, order_a)
+                value_b = tie_levels(energy_b, tolerance, codes_common, order_b)
+            inverted = discordant_pairs(value_a[near], value_b[near], with_pairs=False, groups=codes_common[near])[0]
             inversions = np.bincount(codes_common[near], inverted, len(labels)) // 2  # each pair counted twice
             for code, label in enumerate(labels):
                 rows = order[bounds[code] : bounds[code + 1]]
                 row = {'mode_a': mode_a, 'mode_b': mode_b, 'group_key': key, 'group': label}
                 row['n_interfaces'] = int(sizes[code])
-                row.update(pair_metrics(energy_a[rows], energy_b[rows], top_n, threshold))
+                row.update(pair_metrics(energy_a[rows], energy_b[rows], top_n, threshold, tolerance))
                 row['boundary_inversions'] = int(inversions[code])
                 stats_rows.append(row)
 
@@ -214,6 +230,7 @@ def analyse(
         'top_n': list(top_n),
         'threshold_ev_ang2': threshold,
         'window_ev_ang2': window,
+        'tolerance_ev_ang2': tolerance,
         'max_abs_energy_ev_ang2': max_abs_energy,
         'max_listed_inversions': max_listed_inversions,
         'inversions_not_listed': unlisted,

@@ -7,6 +7,7 @@ from aiida.engine import calcfunction
 from aiida.orm import Dict
 
 from aiida_ifacerank.analysis import analyse
+from aiida_ifacerank.analysis.metrics import check_tolerance
 from aiida_ifacerank.analysis.ranking import partitions_of
 from aiida_ifacerank.analysis.table import (
     energy_column,
@@ -20,7 +21,7 @@ from aiida_ifacerank.analysis.table import (
 from aiida_ifacerank.data import TableData
 
 METADATA_COLUMNS = ('interface', 'lower', 'upper', 'miller_lower', 'miller_upper', 'class')
-PARAMETER_NAMES = ('reference', 'top_n', 'threshold', 'window', 'max_abs_energy', 'group_by', 'subsets')
+PARAMETER_NAMES = ('reference', 'top_n', 'threshold', 'window', 'tolerance', 'max_abs_energy', 'group_by', 'subsets')
 
 
 def rank_inputs(table: pd.DataFrame, **parameters) -> dict:
@@ -38,6 +39,7 @@ def rank_inputs(table: pd.DataFrame, **parameters) -> dict:
         }
         inputs[mode_port(mode)] = TableData(table[list(columns)].rename(columns=columns))
     partitions_of(table, parameters.get('group_by') or [], parameters.get('subsets'))  # bad groups fail here
+    check_tolerance(parameters.get('tolerance', 0.0))  # and a negative tolerance
     inputs['parameters'] = Dict(parameters)
     return inputs
 

@@ -356,7 +356,7 @@ def study_report(
         'interfaces': len(labels),
         'finished': {mode: int(count) for mode, count in finished.items()},
         'missing': missing,
-        'not_in_dft_subset': int((~chosen).sum() // 3),
+        'not_in_dft_subset': int(energies.loc[~chosen, 'interface'].nunique()),
         'dft_start': settings.get('dft_start'),
         'mlp_core_hours': float(np.nansum(cost['mlp_core_hours'])),
         'dft_relax_core_hours': float(np.nansum(cost['dft_relax_core_hours'])),

@@ -48,6 +48,14 @@ SHOWN_COLUMNS = ['mode_a', 'mode_b', 'group_key', 'group', 'n', 'spearman_rho', 
     help='Half-width (eV/Å²) around the threshold in which order flips are flagged.',
 )
 @click.option(
+    '--tolerance',
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help='Energies closer than this (eV/Å²) rank as ties (single linkage: close chains merge); an interface '
+    'this close to the threshold never flips class; |E| <= it is bulk-like.',
+)
+@click.option(
     '--max-abs-energy',
     type=click.FloatRange(min=0, min_open=True),
     default=MAX_ABS_ENERGY_EV_ANG2,
@@ -74,7 +82,7 @@ SHOWN_COLUMNS = ['mode_a', 'mode_b', 'group_key', 'group', 'n', 'spearman_rho', 
     help='Run the analysis as the calcfunction ifacerank.rank in the AiiDA profile.',
 )
 def cmd_analyse(
-    results_file, output_dir, reference, top_n, threshold, window, max_abs_energy, group_by, subsets, store
+    results_file, output_dir, reference, top_n, threshold, window, tolerance, max_abs_energy, group_by, subsets, store
 ):
     """Rank interfaces by energy in every mode of RESULTS_FILE and compare the modes."""
     try:
@@ -92,6 +100,7 @@ def cmd_analyse(
         'top_n': list(top_n),
         'threshold': threshold,
         'window': window,
+        'tolerance': tolerance,
         'max_abs_energy': max_abs_energy,
         'group_by': list(group_by) or None,
         'subsets': named or None,

@@ -6,11 +6,10 @@ CACHED_PROCESSES = (
     'aiida.calculations:ifacerank.*',
     'aiida.calculations:quantumespresso.pw',
     'aiida.calculations:vasp.vasp',
-    'aiida_ifacerank.*',
 )
-"""Process types with caching on: the plugin's CalcJobs, its calcfunctions (process type = Python path) and
-the DFT engines' jobs that ``ifacerank.dft`` runs. Work chains are never cached: they run again and find their
-jobs in the cache."""
+"""Process types with caching on: the plugin's calculations (its CalcJobs and its entry-point calcfunctions)
+and the DFT engines' jobs that ``ifacerank.dft`` runs. Work chains are never cached: they run again and their
+jobs find finished twins in the cache (a job's inputs made again by a calcfunction hash the same)."""
 
 
 def enable_caching(profile_name: str) -> list[str]:

@@ -229,10 +229,11 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
         """Builder of a study of ``upper`` on ``lower``: ``model`` a stored model node or a foundation-model name
         (MACE-MP-0 ``large`` as in the reference study); ``engine`` qe or vasp. ``overrides`` uses the keys of
         ``protocols/study.yaml`` (``dft.overrides`` goes to ifacerank.dft's protocol)."""
-        inputs = cls.get_protocol_inputs(protocol, copy.deepcopy(overrides))
-        unknown = sorted(set(overrides or {}) - set(inputs) - {'description'})
+        known = set(cls.get_protocol_inputs(protocol)) - {'description'}
+        unknown = sorted(set(overrides or {}) - known)
         if unknown:
-            raise ValueError(f'unknown override key(s) {unknown}: use {sorted(inputs)}.')
+            raise ValueError(f'unknown override key(s) {unknown}: use {sorted(known)}.')
+        inputs = cls.get_protocol_inputs(protocol, copy.deepcopy(overrides))
         builder = cls.get_builder()
         builder.lower, builder.upper = lower, upper
         builder.generation = orm.Dict(inputs['generation'])

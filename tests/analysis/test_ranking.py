@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from aiida_ifacerank.analysis import analyse, build_table, read_results_csv
+from aiida_ifacerank.analysis import analyse, build_table, metrics, read_results_csv
+from aiida_ifacerank.analysis.ranking import group_labels
 
 
 def _row(analysis, mode_b, key='all', group='all', mode_a='DFT@DFT'):
@@ -141,3 +142,88 @@ def test_bad_arguments_are_refused_with_a_clear_error(mixed_table):
         analyse(mixed_table, reference='DFT')
     with pytest.raises(ValueError, match='Top-N'):
         analyse(mixed_table, top_n=[0])
+    with pytest.raises(ValueError, match='tolerance must be >= 0'):
+        analyse(mixed_table, tolerance=-1e-4)
+
+
+def _bulk_like_table():
+    """Two bulk-like homointerfaces whose noise (±1e-6 eV/Å²) swaps sign between the modes, two clear
+    heterointerfaces, and one exactly-zero homointerface without an MLP@MLP result."""
+    return build_table(
+        interfaces=['SiSi', 'GeGe', 'SiGe', 'GeSi', 'CC'],
+        lower=['Si', 'Ge', 'Si', 'Ge', 'C'],
+        upper=['Si', 'Ge', 'Ge', 'Si', 'C'],
+        energies={
+            'DFT@DFT': [1e-6, -1e-6, -0.005, 0.004, 0.0],
+            'MLP@MLP': [-1e-6, 1e-6, -0.004, 0.006, np.nan],
+        },
+        exit_statuses={'MLP@MLP': [0, 0, 0, 0, -1]},
+    )
+
+
+def test_tolerance_stops_noise_around_zero_from_flipping_classes_and_orders():
+    table = _bulk_like_table()
+    exact, tolerant = analyse(table), analyse(table, tolerance=1e-4)
+    results = exact.results.set_index('interface')
+    assert results['class_flip_MLP@MLP'].dropna().to_dict() == {
+        'SiSi': True,
+        'GeGe': True,
+        'SiGe': False,
+        'GeSi': False,
+    }
+    assert results['boundary_inversions_MLP@MLP'].dropna().to_dict() == {'SiSi': 1, 'GeGe': 1, 'SiGe': 0, 'GeSi': 0}
+    assert exact.inversions[['interface_i', 'interface_j']].values.tolist() == [['SiSi', 'GeGe']]
+    row = _row(exact, 'MLP@MLP')
+    assert (row['class_flips'], row['boundary_inversions']) == (2, 1)
+    assert (row['spearman_rho'], row['kendall_tau_b']) == (pytest.approx(1 - 6 * 2 / (4 * 15)), pytest.approx(2 / 3))
+    assert results['bulk_like_DFT@DFT'].tolist() == [False, False, False, False, True]  # exactly zero only
+
+    results = tolerant.results.set_index('interface')
+    assert not results['class_flip_MLP@MLP'].dropna().any()
+    assert (results['boundary_inversions_MLP@MLP'].dropna() == 0).all()
+    assert len(tolerant.inversions) == 0
+    row = _row(tolerant, 'MLP@MLP')
+    assert (row['class_flips'], row['boundary_inversions'], row['spearman_rho'], row['kendall_tau_b']) == (0, 0, 1, 1)
+    assert results['rank_shift_MLP@MLP'].dropna().to_dict() == {'SiSi': 0, 'GeGe': 0, 'SiGe': 0, 'GeSi': 0}
+    # DFT@DFT ranks all five: GeGe, CC and SiSi (-1e-6, 0, 1e-6) tie at the average of ranks 2 to 4
+    assert results['rank_DFT@DFT'].to_dict() == {'SiSi': 3, 'GeGe': 3, 'SiGe': 1, 'GeSi': 5, 'CC': 3}
+    assert results['bulk_like_DFT@DFT'].tolist() == [True, True, False, False, True]
+    assert results['bulk_like_MLP@MLP'].tolist()[:4] == [True, True, False, False]
+    assert pd.isna(results.loc['CC', 'bulk_like_MLP@MLP'])  # no result: neither bulk-like nor not
+    assert tolerant.parameters['tolerance_ev_ang2'] == 1e-4 and exact.parameters['tolerance_ev_ang2'] == 0
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_every_statistic_with_tolerance_is_that_of_its_group(seed):
+    rng = np.random.default_rng(seed)
+    n, tolerance, threshold, window = 150, 1e-3, 0.0, 0.01
+    energy_a = rng.normal(0.0, 0.01, n)
+    energy_b = energy_a + rng.normal(0.0, 0.005, n)
+    energy_b[rng.choice(n, 5, replace=False)] = np.nan
+    table = build_table(
+        [f'if{i}' for i in range(n)],
+        rng.choice(['Si', 'Ge', 'C'], n),
+        rng.choice(['Si', 'Ge', 'C'], n),
+        {'DFT@DFT': energy_a, 'MLP@MLP': energy_b},
+    )
+    analysis = analyse(table, top_n=(3,), threshold=threshold, window=window, tolerance=tolerance)
+    ok = np.isfinite(energy_b)
+    for _, row in analysis.stats.iterrows():
+        labels = np.full(n, 'all') if row['group_key'] == 'all' else group_labels(table, row['group_key']).to_numpy()
+        rows = ok & (labels == row['group'])
+        a, b = energy_a[rows], energy_b[rows]
+        expected = metrics.pair_metrics(a, b, (3,), threshold, tolerance)
+        actual = row[list(expected)].to_dict()
+        assert actual == pytest.approx(expected, nan_ok=True), (row['group_key'], row['group'])
+        # inversions by tie levels among the group's interfaces, counted by brute force
+        levels_a, levels_b = metrics.tie_levels(a, tolerance), metrics.tie_levels(b, tolerance)
+        near = (np.abs(a - threshold) <= window) | (np.abs(b - threshold) <= window)
+        inverted = (levels_a[:, None] - levels_a[None, :]) * (levels_b[:, None] - levels_b[None, :]) < 0
+        assert row['boundary_inversions'] == np.triu(inverted & near[:, None] & near[None, :]).sum()
+    results = analysis.results
+    shift = metrics.rank_shift(energy_a[ok], energy_b[ok], tolerance)
+    np.testing.assert_allclose(results['rank_shift_MLP@MLP'].to_numpy()[ok], shift)
+    counts = metrics.boundary_inversions(energy_a[ok], energy_b[ok], threshold, window, tolerance=tolerance)[0]
+    np.testing.assert_array_equal(results['boundary_inversions_MLP@MLP'].to_numpy()[ok].astype(int), counts)
+    assert counts.sum() // 2 == len(analysis.inversions) == _row(analysis, 'MLP@MLP')['boundary_inversions']
+    assert counts.sum() // 2 != metrics.boundary_inversions(energy_a[ok], energy_b[ok], threshold, window)[0].sum() // 2

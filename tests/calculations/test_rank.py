@@ -72,3 +72,23 @@ def test_rank_refuses_mismatched_inputs(mixed_table):
         rank_inputs(mixed_table, subsets={'C': "lower == 'C'"})
     with pytest.raises(ValueError, match='unknown analysis parameter'):
         rank_inputs(mixed_table, treshold=0.1)
+
+
+def test_rank_passes_the_tolerance_to_the_analysis(mixed_table):
+    # MLP@MLP moves if1 from -0.010 to 0.005 and if2 from 0.005 to -0.005 eV/Å²: two class flips and one
+    # inversion; within 0.011 eV/Å² both are undecided and tied in MLP@MLP, so neither
+    outputs, node = rank.run_get_node(**rank_inputs(mixed_table, tolerance=0.011))
+    assert node.is_finished_ok
+    assert outputs['analysis_parameters']['tolerance_ev_ang2'] == 0.011
+    expected = analyse(mixed_table, tolerance=0.011)
+    stats = outputs['stats'].get_dataframe()
+    pd.testing.assert_frame_equal(stats, expected.stats, check_dtype=False)
+    pd.testing.assert_frame_equal(outputs['results'].get_dataframe(), expected.results, check_dtype=False)
+    row = stats[(stats.mode_b == 'MLP@MLP') & (stats.mode_a == 'DFT@DFT') & (stats.group_key == 'all')].iloc[0]
+    assert (row['class_flips'], row['boundary_inversions']) == (0, 0)
+    results = outputs['results'].get_dataframe().set_index('interface')
+    assert results.loc[['if1', 'if2'], 'rank_MLP@MLP'].tolist() == [2.5, 2.5]
+    assert results.loc[['if1', 'if2'], 'bulk_like_MLP@MLP'].tolist() == [True, True]
+    assert len(outputs['inversions'].get_dataframe().query("mode_b == 'MLP@MLP'")) == 0
+    with pytest.raises(ValueError, match='tolerance must be >= 0'):  # before anything is stored or run
+        rank_inputs(mixed_table, tolerance=-0.011)

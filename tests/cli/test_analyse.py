@@ -42,3 +42,27 @@ def test_analyse_bad_input_gives_a_clear_message(mixed_table, tmp_path):
     mixed_table.to_csv(good, index=False, na_rep='nan')
     result = CliRunner().invoke(cmd_root, ['analyse', str(good), '-o', str(tmp_path), '--subset', 'oops'])
     assert result.exit_code != 0 and 'NAME=CONDITION' in result.output
+
+
+@pytest.mark.parametrize('store', [False, True])
+def test_analyse_tolerance(mixed_table, tmp_path, store):
+    source = tmp_path / 'in.csv'
+    mixed_table.to_csv(source, index=False, na_rep='nan')
+    arguments = ['analyse', str(source), '-o', str(tmp_path / 'out'), '--tolerance', '0.011']
+    result = CliRunner().invoke(cmd_root, arguments + (['--store'] if store else []))
+    assert result.exit_code == 0, result.output
+    stats = pd.read_csv(tmp_path / 'out' / 'stats.csv')
+    expected = analyse(mixed_table, tolerance=0.011).stats
+    assert stats['kendall_tau_b'].to_numpy() == pytest.approx(expected['kendall_tau_b'].to_numpy(), nan_ok=True)
+    # without the tolerance if1 and if2 flip class and swap order between DFT@DFT and MLP@MLP (see test_rank.py)
+    row = stats[(stats.mode_a == 'DFT@DFT') & (stats.mode_b == 'MLP@MLP') & (stats.group_key == 'all')].iloc[0]
+    assert (row['class_flips'], row['boundary_inversions']) == (0, 0)
+    results = pd.read_csv(tmp_path / 'out' / 'results.csv').set_index('interface')
+    assert results.loc[['if1', 'if2'], 'rank_MLP@MLP'].tolist() == [2.5, 2.5]
+
+
+def test_analyse_refuses_a_negative_tolerance(mixed_table, tmp_path):
+    source = tmp_path / 'in.csv'
+    mixed_table.to_csv(source, index=False, na_rep='nan')
+    result = CliRunner().invoke(cmd_root, ['analyse', str(source), '-o', str(tmp_path), '--tolerance', '-0.01'])
+    assert result.exit_code != 0 and '--tolerance' in result.output

@@ -44,3 +44,20 @@ def test_formation_energy_by_hand_and_units():
         energetics.formation_energy(-10.0, {'Si': 1, 'Ge': 1}, {'Si': -4.6}, 20.0)
     with pytest.raises(ValueError, match='area'):
         energetics.formation_energy(-10.0, {'Si': 1}, {'Si': -4.6}, 0.0)
+
+
+def test_chemical_potentials_of_elemental_crystals():
+    potentials = energetics.elemental_chemical_potentials({'bulk_lower': ({'Si': 2}, -10.8), 'bulk_upper': ({'Ge': 8}, -35.6)})
+    assert potentials == pytest.approx({'Si': -5.4, 'Ge': -4.45})
+    # a second crystal of the same element keeps the first one's μ (the substrate phase)
+    assert energetics.elemental_chemical_potentials({'a': ({'Sn': 2}, -8.0), 'b': ({'Sn': 4}, -15.0)}) == {'Sn': -4.0}
+    with pytest.raises(ValueError, match=r"holds \['Ga', 'As'\]|holds \['As', 'Ga'\]"):
+        energetics.elemental_chemical_potentials({'bulk_lower': ({'Ga': 1, 'As': 1}, -9.0)})
+
+
+def test_energy_tolerance_of_a_force_threshold():
+    # 8 atoms on 15.9 Å² (Si|Ge (001), 1 + 1 layers) at 0.05 eV/Å: 0.503 Å⁻² × 0.0025/2 / 2 eV/Å²
+    assert energetics.energy_tolerance(0.05, 8 / 15.9) == pytest.approx(8 / 15.9 * 0.05**2 / 4)
+    assert energetics.energy_tolerance(0.02, 0.5, stiffness_ev_ang2=5.0) == pytest.approx(0.5 * 0.0004 / 10 / 2)
+    with pytest.raises(ValueError, match='must be > 0'):
+        energetics.energy_tolerance(0.0, 0.5)

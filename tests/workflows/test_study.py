@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from aiida.common.links import LinkType
 from aiida.engine import run_get_node
 from aiida.manage.caching import disable_caching
 from aiida.orm import CalcJobNode, InstalledCode, StructureData, WorkflowNode
@@ -85,13 +86,18 @@ def study_builder(python, pw, model_file, lower, upper, **overrides):
     )
 
 
+def calls(study):
+    """Links to the processes that ``study`` called (their link labels name the stage and the structure)."""
+    return study.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all()
+
+
 def calcjobs(study):
     return [node for node in study.called_descendants if isinstance(node, CalcJobNode)]
 
 
 def direct_formation_energies(study) -> dict:
     """E_f (eV/Å²) per (candidate, mode) from the stored job outputs alone: energies, structures and μ."""
-    called = {link.link_label: link.node for link in study.base.links.get_outgoing().all() if link.node.is_finished}
+    called = {link.link_label: link.node for link in calls(study)}
     energies = {mode: {} for mode in MODES}
     cells = {mode: {} for mode in MODES}
 
@@ -201,7 +207,7 @@ def test_ge_ge_study_survives_sigkill_and_ranks_bulk_first(codes, trained_mace_f
     overrides = {'dft_subset': {'choice': 'all'}}
     study = submit(study_builder(python, pw, trained_mace_file, 'Ge', 'Ge', **overrides))
     deadline = time.time() + 1800
-    while not any(link.link_label.startswith('dft_relax_candidate') for link in study.base.links.get_outgoing().all()):
+    while not any(link.link_label.startswith('dft_relax_candidate') for link in calls(study)):
         assert time.time() < deadline and not study.is_terminated, study.exit_message
         time.sleep(2)
     kill_daemon(started_daemon_client)
@@ -213,9 +219,9 @@ def test_ge_ge_study_survives_sigkill_and_ranks_bulk_first(codes, trained_mace_f
     assert study.is_finished_ok, study.exit_message
 
     # no duplicated jobs: one DFT run and one pw.x job per call label, one MLP job per MLP stage
-    labels = [link.link_label for link in study.base.links.get_outgoing().all() if isinstance(link.node, WorkflowNode)]
+    labels = [link.link_label for link in calls(study) if isinstance(link.node, WorkflowNode)]
     assert len(labels) == len(set(labels))
-    for link in study.base.links.get_outgoing().all():
+    for link in calls(study):
         if link.link_label.startswith('dft_'):
             pw_jobs = [job for job in calcjobs(link.node) if job.process_label == 'PwCalculation']
             assert len(pw_jobs) == 1, link.link_label
