@@ -68,6 +68,24 @@ def python_code(aiida_localhost):
 
 
 @pytest.fixture
+def pw_code(aiida_localhost):
+    """Debian's pw.x (installed by ``bin/setup``) as a code on localhost."""
+    import shutil  # noqa: PLC0415
+
+    from aiida.orm import InstalledCode  # noqa: PLC0415
+
+    executable = shutil.which('pw.x')
+    assert executable, 'pw.x not found: bin/setup installs Debian quantum-espresso.'
+    aiida_localhost.set_use_double_quotes(False)
+    return InstalledCode(
+        label='pw',
+        computer=aiida_localhost,
+        filepath_executable=executable,
+        default_calc_job_plugin='quantumespresso.pw',
+    ).store()
+
+
+@pytest.fixture
 def calculator_energies():
     """Function (ASE calculator, list of Atoms) -> energies (eV), one direct in-process call per cell."""
 

@@ -13,7 +13,8 @@ import copy
 from importlib import resources
 
 from aiida import orm
-from aiida.engine import ToContext, WorkChain, if_, while_
+from aiida.common.links import LinkType
+from aiida.engine import ProcessBuilder, ToContext, WorkChain, if_, while_
 from aiida.plugins import CalculationFactory
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin, recursive_merge
 
@@ -273,7 +274,7 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
         inputs['mlp'] = {**inputs['mlp'], 'parameters': orm.Dict(parameters)}
         inputs['structures'] = structures
         inputs['metadata'] = {'call_link_label': label}
-        return self.submit(MlpBatchWorkChain, **inputs)
+        return self._submit_once(MlpBatchWorkChain, inputs)
 
     def _dft(self, structure, task: str, cell: str, label: str):
         frozen = self.inputs.frozen_layers_ang.value if cell == 'normal' else 0.0
@@ -287,7 +288,22 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
             frozen,
         )
         builder.metadata.call_link_label = label
-        return self.submit(builder)
+        return self._submit_once(DftWorkChain, builder)
+
+    def _child(self, label: str):
+        """The process this study already called with link label ``label``, or None."""
+        links = self.node.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK))
+        return next((link.node for link in links.all() if link.link_label == label), None)
+
+    def _submit_once(self, process, inputs):
+        """Submit ``process``, unless this step already did before the daemon that ran it died: a step resumes
+        from its start, and without this look-up its submissions would run twice."""
+        label = inputs['metadata']['call_link_label']
+        called = self._child(label)
+        if called is not None:
+            self.report(f'{label}: {called.process_label}<{called.pk}> already submitted by an interrupted step')
+            return called
+        return self.submit(inputs) if isinstance(inputs, ProcessBuilder) else self.submit(process, **inputs)
 
     # ---- outline
 
@@ -306,22 +322,24 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
             futures[f'dft_{name}'] = self._dft(bulk[name], 'relax', 'all', f'dft_relax_{name}')
         if 'artemis' in self.inputs:
             inputs = self.exposed_inputs(ArtemisCalculation, 'artemis')
-            futures['artemis'] = self.submit(
-                ArtemisCalculation, lower=self.inputs.lower, upper=self.inputs.upper, **inputs
-            )
+            inputs.update(lower=self.inputs.lower, upper=self.inputs.upper, metadata={'call_link_label': 'artemis'})
+            futures['artemis'] = self._submit_once(ArtemisCalculation, inputs)
         else:
-            parameters = self.inputs.generation if 'generation' in self.inputs else orm.Dict({})
-            self.ctx.generation = generate_interfaces(
-                lower=self.inputs.lower,
-                upper=self.inputs.upper,
-                parameters=parameters,
-                metadata={'call_link_label': 'generation'},
-            )
+            generation = self._child('generation')
+            if generation is None or not generation.is_finished_ok:
+                parameters = self.inputs.generation if 'generation' in self.inputs else orm.Dict({})
+                _, generation = generate_interfaces.run_get_node(
+                    lower=self.inputs.lower,
+                    upper=self.inputs.upper,
+                    parameters=parameters,
+                    metadata={'call_link_label': 'generation'},
+                )
+            self.ctx.generation = generation
         return ToContext(**futures)
 
     def inspect_references(self):
         """Tabulate the bulk references; scale the candidates onto each method's relaxed substrate lattice."""
-        generation = self.ctx.generation if 'generation' in self.ctx else self.ctx.artemis.outputs
+        generation = (self.ctx.generation if 'generation' in self.ctx else self.ctx.artemis).outputs
         if 'structures' not in generation:
             reason = (
                 'none within the limits' if 'artemis' not in self.ctx else f'ARTEMIS: {self.ctx.artemis.exit_message}'

@@ -41,7 +41,7 @@ def test_subsets(subset, expected):
         ({'choice': 'best'}, 'choice must be one of'),
         ({'choice': 'mlp_top'}, 'needs an integer n >= 1'),
         ({'choice': 'smallest', 'n': 0}, 'needs an integer n >= 1'),
-        ({'choice': 'list'}, "needs labels"),
+        ({'choice': 'list'}, 'needs labels'),
         ({'choice': 'all', 'size': 3}, r"unknown dft_subset key\(s\) \['size'\]"),
     ],
 )

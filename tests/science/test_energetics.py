@@ -47,7 +47,9 @@ def test_formation_energy_by_hand_and_units():
 
 
 def test_chemical_potentials_of_elemental_crystals():
-    potentials = energetics.elemental_chemical_potentials({'bulk_lower': ({'Si': 2}, -10.8), 'bulk_upper': ({'Ge': 8}, -35.6)})
+    potentials = energetics.elemental_chemical_potentials(
+        {'bulk_lower': ({'Si': 2}, -10.8), 'bulk_upper': ({'Ge': 8}, -35.6)}
+    )
     assert potentials == pytest.approx({'Si': -5.4, 'Ge': -4.45})
     # a second crystal of the same element keeps the first one's μ (the substrate phase)
     assert energetics.elemental_chemical_potentials({'a': ({'Sn': 2}, -8.0), 'b': ({'Sn': 4}, -15.0)}) == {'Sn': -4.0}

@@ -1,7 +1,6 @@
 """``ifacerank.dft`` with a real pw.x (Debian's quantum-espresso): bulk Si and a periodic Si|Ge cell, frozen layers."""
 
 import itertools
-import shutil
 import subprocess
 
 import numpy as np
@@ -18,19 +17,6 @@ from aiida_ifacerank.workflows.dft import DftWorkChain, engine_inputs
 
 PwCalculation = CalculationFactory('quantumespresso.pw')
 LOW_CUTOFFS = {'qe': {'overrides': {'base_relax': {'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}}}}}}}
-
-
-@pytest.fixture
-def pw_code(aiida_localhost):
-    executable = shutil.which('pw.x')
-    assert executable, 'pw.x not found: bin/setup installs Debian quantum-espresso.'
-    aiida_localhost.set_use_double_quotes(False)
-    return InstalledCode(
-        label='pw',
-        computer=aiida_localhost,
-        filepath_executable=executable,
-        default_calc_job_plugin='quantumespresso.pw',
-    ).store()
 
 
 @pytest.fixture

@@ -2,21 +2,18 @@
 (Tersoff labels), real pw.x, 8-atom Si|Ge and Ge|Ge (001) candidates, fast settings."""
 
 import os
-import shutil
 import signal
-import sys
 import time
 
 import numpy as np
 import pytest
+from aiida.common.datastructures import CalcJobState
 from aiida.common.links import LinkType
-from aiida.engine import run_get_node
-from aiida.manage.caching import disable_caching
-from aiida.orm import CalcJobNode, InstalledCode, StructureData, WorkflowNode
+from aiida.orm import CalcJobNode, InstalledCode, StructureData
 from pymatgen.core import Structure
 
 from aiida_ifacerank.analysis.table import MODES
-from aiida_ifacerank.common.caching import enable_caching
+from aiida_ifacerank.common.caching import CACHED_PROCESSES, enable_caching
 from aiida_ifacerank.data import PotentialModelData
 from aiida_ifacerank.science.energetics import formation_energy
 from aiida_ifacerank.science.lattice import interface_area
@@ -66,17 +63,9 @@ def caching(aiida_profile):
 
 
 @pytest.fixture
-def codes(aiida_localhost, tmp_path):
-    aiida_localhost.set_use_double_quotes(False)
-    python = InstalledCode(label='python-study', computer=aiida_localhost, filepath_executable=sys.executable).store()
-    pw = InstalledCode(
-        label='pw-study',
-        computer=aiida_localhost,
-        filepath_executable=shutil.which('pw.x'),
-        default_calc_job_plugin='quantumespresso.pw',
-    ).store()
+def codes(python_code, pw_code):
     install_family()
-    return python, pw
+    return python_code, pw_code
 
 
 def study_builder(python, pw, model_file, lower, upper, **overrides):
@@ -136,7 +125,47 @@ def direct_formation_energies(study) -> dict:
     return result
 
 
-def test_si_ge_study_four_modes_failure_and_cache(codes, trained_mace_file, submit_and_await, caching, tmp_path):
+def set_caching(client, profile_name, enabled: list):
+    """Set the profile's ``caching.enabled_for`` and restart the daemon so that its workers read it."""
+    from aiida.manage.configuration import get_config  # noqa: PLC0415
+
+    config = get_config()
+    config.set_option('caching.enabled_for', enabled, scope=profile_name)
+    config.store()
+    client.restart_daemon()
+
+
+def kill_daemon(client):
+    """SIGKILL the daemon's circus arbiter and every worker, as a crashed machine would; jobs keep running."""
+    workers = [int(info['pid']) for info in client.get_worker_info()['info'].values()]
+    for pid in [client.get_daemon_pid(), *workers]:
+        os.kill(pid, signal.SIGKILL)
+
+
+def running_pw_jobs(study) -> list:
+    """pw.x jobs of the study's DFT relaxations that are with the scheduler (running)."""
+    return [
+        job
+        for link in calls(study)
+        if link.link_label.startswith('dft_relax_candidate')
+        for job in calcjobs(link.node)
+        if job.get_state() == CalcJobState.WITHSCHEDULER
+    ]
+
+
+def wait(node, timeout=1800):
+    deadline = time.time() + timeout
+    while not node.is_terminated:
+        assert time.time() < deadline, f'{node.process_label}<{node.pk}> did not finish in {timeout} s'
+        time.sleep(3)
+    return node
+
+
+def test_si_ge_study_four_modes_failure_cache_and_sigkill(
+    codes, trained_mace_file, started_daemon_client, aiida_profile, caching, tmp_path
+):
+    from aiida.engine import submit  # noqa: PLC0415
+
     python, pw = codes
     failing = InstalledCode(
         label='pw-fails-one-scf',
@@ -145,9 +174,13 @@ def test_si_ge_study_four_modes_failure_and_cache(codes, trained_mace_file, subm
         default_calc_job_plugin='quantumespresso.pw',
         prepend_text=FAIL_ONE_SCF.format(marker=tmp_path / 'failing-scf'),
     ).store()
-    builder = study_builder(python, failing, trained_mace_file, 'Si', 'Ge', dft_subset={'choice': 'smallest', 'n': 2})
+
+    def builder():
+        return study_builder(python, failing, trained_mace_file, 'Si', 'Ge', dft_subset={'choice': 'smallest', 'n': 2})
+
+    set_caching(started_daemon_client, aiida_profile.name, list(CACHED_PROCESSES))
     started = time.perf_counter()
-    study = submit_and_await(builder, timeout=1800)
+    study = wait(submit(builder()))
     first_wall = time.perf_counter() - started
 
     # the injected failure is recorded with its reason; the study finishes and says what is missing
@@ -169,6 +202,8 @@ def test_si_ge_study_four_modes_failure_and_cache(codes, trained_mace_file, subm
         assert row.formation_j_m2 == pytest.approx(row.formation_ev_ang2 * 16.0217663, rel=1e-8)
     missing = formation[formation['exit_status'] == -1]
     assert set(missing['failure']) == {'not in the DFT subset'} and len(missing) == 3 * 4
+    summary = study.outputs.report.summary.get_dict()
+    assert summary['missing'] == {'MLP@DFT': 1} and summary['not_in_dft_subset'] == 4
 
     stats = study.outputs.ranking.stats.get_dataframe()
     pairs = set(zip(stats['mode_a'], stats['mode_b'], strict=True))
@@ -180,67 +215,54 @@ def test_si_ge_study_four_modes_failure_and_cache(codes, trained_mace_file, subm
 
     # the same study again: every job comes from the cache, the numbers are the same
     started = time.perf_counter()
-    again = submit_and_await(
-        study_builder(python, failing, trained_mace_file, 'Si', 'Ge', dft_subset={'choice': 'smallest', 'n': 2}),
-        timeout=1800,
-    )
-    second_wall = time.perf_counter() - started
+    again = wait(submit(builder()))
+    cached_wall = time.perf_counter() - started
     jobs = calcjobs(again)
     assert jobs and all(job.base.caching.is_created_from_cache for job in jobs if job.is_finished_ok)
-    np.testing.assert_allclose(
-        again.outputs.formation.get_dataframe()['formation_ev_ang2'], formation['formation_ev_ang2'], rtol=0, atol=0
+    np.testing.assert_array_equal(
+        again.outputs.formation.get_dataframe()['formation_ev_ang2'], formation['formation_ev_ang2']
     )
-    print(f'study wall time {first_wall:.0f} s; cached repeat {second_wall:.0f} s')
 
-
-def kill_daemon(client):
-    """SIGKILL the daemon's circus arbiter and every worker, as a crashed node would."""
-    workers = [int(info['pid']) for info in client.get_worker_info()['info'].values()]
-    for pid in [client.get_daemon_pid(), *workers]:
-        os.kill(pid, signal.SIGKILL)
-
-
-def test_ge_ge_study_survives_sigkill_and_ranks_bulk_first(codes, trained_mace_file, started_daemon_client, caching):
-    from aiida.engine import submit  # noqa: PLC0415
-
-    python, pw = codes
-    overrides = {'dft_subset': {'choice': 'all'}}
-    study = submit(study_builder(python, pw, trained_mace_file, 'Ge', 'Ge', **overrides))
+    # once more without the cache, the daemon killed with SIGKILL while DFT runs, then started again
+    set_caching(started_daemon_client, aiida_profile.name, [])
+    killed = submit(builder())
     deadline = time.time() + 1800
-    while not any(link.link_label.startswith('dft_relax_candidate') for link in calls(study)):
-        assert time.time() < deadline and not study.is_terminated, study.exit_message
+    while not running_pw_jobs(killed):  # mid-study: DFT relaxations running, as most of a study's time
+        assert time.time() < deadline and not killed.is_terminated, killed.exit_message
         time.sleep(2)
     kill_daemon(started_daemon_client)
     time.sleep(5)
     started_daemon_client.start_daemon()
-    while not study.is_terminated:
-        assert time.time() < deadline
-        time.sleep(5)
-    assert study.is_finished_ok, study.exit_message
-
-    # no duplicated jobs: one DFT run and one pw.x job per call label, one MLP job per MLP stage
-    labels = [link.link_label for link in calls(study) if isinstance(link.node, WorkflowNode)]
-    assert len(labels) == len(set(labels))
-    for link in calls(study):
-        if link.link_label.startswith('dft_'):
+    wait(killed)
+    assert killed.exit_status == study.exit_status, killed.exit_message
+    assert not any(job.base.caching.is_created_from_cache for job in calcjobs(killed))
+    labels = [link.link_label for link in calls(killed)]
+    assert sorted(labels) == sorted(link.link_label for link in calls(study))  # no stage ran twice
+    uninterrupted = {link.link_label: link.node for link in calls(study)}
+    for link in calls(killed):
+        if link.link_label.startswith('dft_'):  # one pw.x job per DFT run (two where aiida-qe retried the failure)
             pw_jobs = [job for job in calcjobs(link.node) if job.process_label == 'PwCalculation']
-            assert len(pw_jobs) == 1, link.link_label
-
-    # the same study uninterrupted, without the cache: the same energies
-    with disable_caching():
-        reference, node = run_get_node(study_builder(python, pw, trained_mace_file, 'Ge', 'Ge', **overrides))
-    assert node.is_finished_ok
-    assert not any(job.base.caching.is_created_from_cache for job in calcjobs(node))
-    killed, uninterrupted = (
-        frame.get_dataframe().set_index(['interface', 'mode'])['formation_ev_ang2']
-        for frame in (study.outputs.formation, reference['formation'])
+            reference = calcjobs(uninterrupted[link.link_label])
+            assert len(pw_jobs) == len([job for job in reference if job.process_label == 'PwCalculation'])
+    np.testing.assert_allclose(
+        killed.outputs.formation.get_dataframe()['formation_ev_ang2'], formation['formation_ev_ang2'], atol=1e-8
     )
-    np.testing.assert_allclose(killed.sort_index(), uninterrupted.sort_index(), atol=1e-6)
+    print(f'study wall time {first_wall:.0f} s; cached repeat {cached_wall:.0f} s')
 
-    # Ge|Ge: the bulk continuation ranks first at E_f ≈ 0 in every mode, labelled bulk-like
+
+def test_ge_ge_study_ranks_the_bulk_continuation_first(codes, trained_mace_file, submit_and_await):
+    """Three Ge|Ge (001) candidates (shifts 0 and 1/2 along a): bulk, bulk with its bonds turned 90°, no bonds."""
+    python, pw = codes
+    tiny = {**TINY['generation'], 'shift_grid': [2, 1]}
+    study = submit_and_await(study_builder(python, pw, trained_mace_file, 'Ge', 'Ge', generation=tiny), timeout=1800)
+    assert study.is_finished_ok, study.exit_message
     results = study.outputs.ranking.results.get_dataframe().set_index('interface')
+    assert len(results) == 3
     tolerance = study.outputs.ranking.analysis_parameters['tolerance_ev_ang2']
     for mode in MODES:
         first = results[f'rank_{mode}'].idxmin()
-        assert abs(results.at[first, f'energy_{mode}']) < 2e-3, mode
+        assert abs(results.at[first, f'energy_{mode}']) < 2e-3, mode  # eV/Å²: k-point sampling of cell vs bulk
         assert results[f'energy_{mode}'].drop(first).min() > results.at[first, f'energy_{mode}'] + tolerance, mode
+        assert results.at[first, f'rank_{mode}'] == 1
+    firsts = {results[f'rank_{mode}'].idxmin() for mode in MODES}
+    assert len(firsts) == 1  # the same candidate in every mode

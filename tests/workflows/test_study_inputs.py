@@ -1,11 +1,8 @@
 """``ifacerank.study`` refuses bad input before any job: one message naming the input and what to do."""
 
-import shutil
-import sys
-
 import pytest
 from aiida.engine import run_get_node
-from aiida.orm import InstalledCode, StructureData
+from aiida.orm import StructureData
 from ase.build import bulk
 from pymatgen.core import Structure
 
@@ -14,19 +11,14 @@ from aiida_ifacerank.workflows.study import StudyWorkChain
 
 
 @pytest.fixture
-def builder(aiida_localhost):
-    python = InstalledCode(label='python-in', computer=aiida_localhost, filepath_executable=sys.executable).store()
-    pw = InstalledCode(
-        label='pw-in',
-        computer=aiida_localhost,
-        filepath_executable=shutil.which('pw.x'),
-        default_calc_job_plugin='quantumespresso.pw',
-    ).store()
+def builder(python_code, pw_code):
     install_family()
     si, ge = (StructureData(pymatgen=Structure.from_file(f'examples/bulk/{name}.cif')) for name in ('Si', 'Ge'))
 
     def make(lower=si, upper=ge, **overrides):
-        return StudyWorkChain.get_builder_from_protocol(python, pw, lower, upper, protocol='fast', overrides=overrides)
+        return StudyWorkChain.get_builder_from_protocol(
+            python_code, pw_code, lower, upper, protocol='fast', overrides=overrides
+        )
 
     return make
 
