@@ -85,6 +85,14 @@ def pw_code(aiida_localhost):
     ).store()
 
 
+@pytest.fixture(scope='session')
+def trained_mace_file(tmp_path_factory):
+    """A small MACE fitted to Tersoff Si-Ge in this session (``tests.models.train_mace_sige``, ~90 s)."""
+    from tests.models import train_mace_sige  # noqa: PLC0415
+
+    return train_mace_sige(tmp_path_factory.mktemp('mace') / 'tersoff-sige.model')
+
+
 @pytest.fixture
 def calculator_energies():
     """Function (ASE calculator, list of Atoms) -> energies (eV), one direct in-process call per cell."""
