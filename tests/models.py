@@ -1,5 +1,6 @@
 """Models the project builds for its tests and benchmarks (not part of the installed package):
-a random-weight MACE model (seconds to build) and Tersoff's Si-Ge potential."""
+a random-weight MACE model (seconds to build), Tersoff's Si-Ge potential and a small MACE model
+fitted to it (about a minute)."""
 
 from __future__ import annotations
 
@@ -72,110 +73,162 @@ def build_random_mace(path, atomic_numbers=(14, 32), atomic_energies=(-4.6, -3.9
     return path
 
 
-def _tersoff_frames(rng, count: int = 96, polymorphs: int = 24):
-    """Training frames labelled with Tersoff (energy eV, forces eV/Å, stress eV/Å³): strained and rattled diamond
-    Si, Ge, zincblende and (001)-layered SiGe, simple-cubic and bcc Si and Ge (over-coordinated, for repulsion),
-    and the isolated atoms at 0 eV. No interface of a study is among them."""
+LATTICE = {'Si': 5.431, 'Ge': 5.658}
+"""Cubic lattice constants (Å) of diamond Si and Ge: experiment, and Tersoff's equilibrium."""
+
+DENSE_PHASES = (('sc', 2.6, (2, 2, 2)), ('bcc', 3.15, (2, 1, 1)), ('fcc', 3.85, (1, 1, 1)))
+"""Over-coordinated Si phases (ASE name, cubic a in Å, repeat of the cubic cell); Ge's scaled by a_Ge/a_Si."""
+
+
+def strain_and_rattle(atoms, rng, isotropic: float = 0.04, shear: float = 0.03, rattle=(0.02, 0.1)):
+    """Return ``atoms`` strained in place by up to ±``isotropic`` isotropically plus, for half of the calls, a random
+    symmetric strain of up to ±``shear`` per component, then rattled by Gaussian displacements whose standard
+    deviation (Å) is drawn from the range ``rattle``."""
+    import numpy as np  # noqa: PLC0415
+
+    strain = np.eye(3) * rng.uniform(-isotropic, isotropic)
+    if rng.random() < 0.5:
+        random = rng.uniform(-shear, shear, (3, 3))
+        strain += (random + random.T) / 2
+    atoms.set_cell(atoms.cell @ (np.eye(3) + strain), scale_atoms=True)
+    atoms.positions += rng.normal(0.0, rng.uniform(*rattle), atoms.positions.shape)
+    return atoms
+
+
+def diamond_cell(kind: str, primitive: bool = False):
+    """Ideal diamond-structure cell, 8-atom cubic or 2-atom primitive: ``kind`` 'Si' or 'Ge', 'SiGe' (zincblende)
+    or 'layers' (cubic only: two Si then two Ge (001) layers); the mixed ones at the mean lattice constant."""
+    from ase.build import bulk  # noqa: PLC0415
+
+    atoms = bulk('Si', 'diamond', LATTICE.get(kind, sum(LATTICE.values()) / 2), cubic=not primitive)
+    if kind == 'SiGe':
+        atoms.set_chemical_symbols(['Si', 'Ge'] * (len(atoms) // 2))
+    elif kind == 'layers':
+        atoms.set_chemical_symbols(['Si' if z < 0.49 else 'Ge' for z in atoms.get_scaled_positions()[:, 2]])
+    else:
+        atoms.set_chemical_symbols([kind] * len(atoms))
+    return atoms
+
+
+def diamond_sige_cells(rng, count: int) -> list:
+    """``count`` strained and rattled (:func:`strain_and_rattle`) Si, Ge, SiGe and layered cells in turn
+    (:func:`diamond_cell`), one in four of the first three kinds primitive."""
+    kinds = ('Si', 'Ge', 'SiGe', 'layers')
+    return [
+        strain_and_rattle(diamond_cell(kinds[i % 4], primitive=i % 4 < 3 and (i // 4) % 4 == 0), rng)
+        for i in range(count)
+    ]
+
+
+def sige_training_frames(seed: int = 0) -> list:
+    """Atoms labelled with Tersoff (:func:`tersoff_sige`) that :func:`train_mace_sige` fits: ``info['REF_energy']``
+    (eV), ``arrays['REF_forces']`` (eV/Å) and ``info['REF_stress']`` (eV/Å³, ASE Voigt order).
+
+    80 diamond cells (:func:`diamond_sige_cells`); at weight 0.1, 18 over-coordinated cells (:data:`DENSE_PHASES`)
+    and 24 diamond cells with a vacancy or a tetrahedral interstitial, strained and rattled the same way, which
+    teach the model the cost of broken, extra and bent bonds; the free Si and Ge atoms (0 eV, Tersoff's zero).
+    """
     import numpy as np  # noqa: PLC0415
     from ase import Atoms  # noqa: PLC0415
     from ase.build import bulk  # noqa: PLC0415
 
-    calculator, frames = tersoff_sige(), []
-    for index in range(count + polymorphs):
-        if index < count:
-            kind, primitive = index % 4, (index // 4) % 4 == 0
-            atoms = bulk('Si', 'diamond', (5.431, 5.658, 5.545, 5.545)[kind], cubic=not primitive)
-            if kind == 1:
-                atoms.symbols[:] = 'Ge'
-            elif kind == 2:
-                atoms.symbols[1::2] = 'Ge'
-            elif kind == 3:
-                atoms.symbols[atoms.get_scaled_positions()[:, 2] >= 0.49] = 'Ge'
+    rng = np.random.default_rng(seed)
+    frames = diamond_sige_cells(rng, 80)
+    for i in range(18):
+        element = ('Si', 'Ge')[i % 2]
+        name, a, repeat = DENSE_PHASES[(i // 2) % 3]
+        atoms = bulk(element, name, a=a * LATTICE[element] / LATTICE['Si'], cubic=True).repeat(repeat)
+        frames.append(strain_and_rattle(atoms, rng))
+        frames[-1].info['config_weight'] = 0.1
+    for i in range(24):
+        atoms = diamond_cell(('Si', 'Ge', 'SiGe')[i % 3])
+        site = int(rng.integers(len(atoms)))
+        if (i // 3) % 2:
+            atoms += Atoms(atoms[site].symbol, scaled_positions=[[0.5, 0.5, 0.5]], cell=atoms.cell)
         else:
-            element, scale = (('Si', 1.0), ('Ge', 1.04))[index % 2]
-            atoms = [bulk(element, 'sc', a=2.6 * scale).repeat(2), bulk(element, 'bcc', a=3.15 * scale, cubic=True)][
-                (index // 2) % 2
-            ]
-        strain = np.eye(3) * rng.uniform(-0.04, 0.04)
-        if rng.random() < 0.5:
-            shear = rng.uniform(-0.03, 0.03, (3, 3))
-            strain += (shear + shear.T) / 2
-        atoms.set_cell(atoms.cell @ (np.eye(3) + strain), scale_atoms=True)
-        atoms.positions += rng.normal(0, rng.uniform(0.02, 0.1), atoms.positions.shape)
+            del atoms[site]
+        frames.append(strain_and_rattle(atoms, rng))
+        frames[-1].info['config_weight'] = 0.1
+    calculator = tersoff_sige()
+    for atoms in frames:
         atoms.calc = calculator
-        atoms.info.update(REF_energy=atoms.get_potential_energy(), REF_stress=atoms.get_stress())
+        atoms.info['REF_energy'] = atoms.get_potential_energy()
         atoms.arrays['REF_forces'] = atoms.get_forces()
+        atoms.info['REF_stress'] = atoms.get_stress()
         atoms.calc = None
-        frames.append(atoms)
     for element in ('Si', 'Ge'):
-        atom = Atoms(element, pbc=False)
-        atom.info['REF_energy'] = 0.0
-        atom.arrays['REF_forces'] = np.zeros((1, 3))
-        frames.append(atom)
+        free = Atoms(element)
+        free.info['REF_energy'] = 0.0
+        free.arrays['REF_forces'] = np.zeros((1, 3))
+        frames.append(free)
     return frames
 
 
-def train_mace_sige(path, seed: int = 0, epochs: int = 60) -> Path:
-    """Fit a small MACE (16 channels, r_max 4.5 Å) to Tersoff Si-Ge frames with mace-torch's own model, data and
-    loss, in about 90 s on 2 cores; saved in float64 for relaxations. A stand-in with physical bulk lattices
-    (within 1 % of Tersoff's) and interface energetics, for tests and benchmarks; the project trains its MACE on
-    its own QE data in ``ifacerank.mlp.train``."""
+def train_mace_sige(path, seed: int = 0) -> Path:
+    """Fit a small MACE model to Tersoff Si-Ge (:func:`sige_training_frames`) and save it to ``path`` (about a
+    minute on one core); return ``path``.
+
+    ScaleShiftMACE, r_max 4.5 Å, 2 layers of 16 channels, zero free-atom energies; 60 epochs of AMSGrad
+    (batches of 4, cosine learning rate 0.02 → 4e-4) on the weighted energy (per atom), force and stress loss.
+    Trained in float32 on one thread, deterministic for a given ``seed``; saved in float64.
+    """
     import mace.modules  # noqa: PLC0415 - mace before e3nn
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
     from e3nn import o3  # noqa: PLC0415
     from mace import data  # noqa: PLC0415
     from mace.tools import AtomicNumberTable, torch_geometric  # noqa: PLC0415
+    from mace.tools.torch_tools import default_dtype  # noqa: PLC0415
 
-    threads, dtype = torch.get_num_threads(), torch.get_default_dtype()
+    r_max, epochs = 4.5, 60
+    frames = sige_training_frames(seed)
+    keys = data.KeySpecification(
+        info_keys={'energy': 'REF_energy', 'stress': 'REF_stress'}, arrays_keys={'forces': 'REF_forces'}
+    )
+    z_table = AtomicNumberTable([14, 32])
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    torch.set_default_dtype(torch.float32)
-    torch.manual_seed(seed)
     try:
-        frames = _tersoff_frames(np.random.default_rng(seed))
-        keys = data.KeySpecification(
-            info_keys={'energy': 'REF_energy', 'stress': 'REF_stress'}, arrays_keys={'forces': 'REF_forces'}
-        )
-        table = AtomicNumberTable([14, 32])
-        configs = [data.config_from_atoms(atoms, key_specification=keys) for atoms in frames]
-        graphs = [data.AtomicData.from_config(config, z_table=table, cutoff=4.5) for config in configs]
-        forces = np.concatenate([atoms.arrays['REF_forces'] for atoms in frames])
-        neighbours = np.concatenate([np.bincount(g.edge_index[1].numpy()) for g in graphs if g.edge_index.shape[1]])
-        interaction = mace.modules.interaction_classes['RealAgnosticResidualInteractionBlock']
-        model = mace.modules.ScaleShiftMACE(
-            r_max=4.5,
-            num_bessel=8,
-            num_polynomial_cutoff=5,
-            max_ell=2,
-            interaction_cls=interaction,
-            interaction_cls_first=interaction,
-            num_interactions=2,
-            num_elements=2,
-            hidden_irreps=o3.Irreps('16x0e + 16x1o'),
-            MLP_irreps=o3.Irreps('16x0e'),
-            atomic_energies=np.zeros(2),
-            avg_num_neighbors=float(neighbours.mean()),
-            atomic_numbers=table.zs,
-            correlation=2,
-            gate=torch.nn.functional.silu,
-            pair_repulsion=True,
-            atomic_inter_scale=float(np.sqrt(np.mean(forces**2))),
-            atomic_inter_shift=0.0,
-        )
-        loader = torch_geometric.dataloader.DataLoader(graphs, batch_size=4, shuffle=True, drop_last=False)
-        loss = mace.modules.WeightedEnergyForcesStressLoss(energy_weight=100.0, forces_weight=1.0, stress_weight=100.0)
-        optimiser = torch.optim.Adam(model.parameters(), lr=0.01, amsgrad=True)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs * len(loader), eta_min=2e-4)
-        for _ in range(epochs):
-            for batch in loader:
-                optimiser.zero_grad()
-                output = model(batch.to_dict(), training=True, compute_force=True, compute_stress=True)
-                loss(batch, output).backward()
-                optimiser.step()
-                schedule.step()
-        path = Path(path)
-        torch.save(model.to(torch.float64).eval(), path)
+        with default_dtype(torch.float32), torch.random.fork_rng():
+            torch.manual_seed(seed)
+            graphs = [
+                data.AtomicData.from_config(data.config_from_atoms(atoms, keys), z_table=z_table, cutoff=r_max)
+                for atoms in frames
+            ]
+            loader = torch_geometric.dataloader.DataLoader(graphs, batch_size=4, shuffle=True)
+            forces = np.concatenate([atoms.arrays['REF_forces'] for atoms in frames])
+            interaction = mace.modules.interaction_classes['RealAgnosticResidualInteractionBlock']
+            model = mace.modules.ScaleShiftMACE(
+                r_max=r_max,
+                num_bessel=12,
+                num_polynomial_cutoff=5,
+                max_ell=2,
+                interaction_cls=interaction,
+                interaction_cls_first=interaction,
+                num_interactions=2,
+                num_elements=len(z_table),
+                hidden_irreps=o3.Irreps('16x0e + 16x1o'),
+                MLP_irreps=o3.Irreps('16x0e'),
+                atomic_energies=np.zeros(len(z_table)),
+                avg_num_neighbors=mace.modules.utils.compute_avg_num_neighbors(loader),
+                atomic_numbers=z_table.zs,
+                correlation=2,
+                gate=torch.nn.functional.silu,
+                pair_repulsion=True,
+                atomic_inter_scale=float(np.sqrt(np.mean(forces**2))),
+                atomic_inter_shift=0.0,
+            )
+            loss = mace.modules.WeightedEnergyForcesStressLoss(energy_weight=30, forces_weight=1, stress_weight=300)
+            optimizer = torch.optim.Adam(model.parameters(), lr=0.02, amsgrad=True)
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader), eta_min=4e-4)
+            for _ in range(epochs):
+                for batch in loader:
+                    optimizer.zero_grad()
+                    loss(batch, model(batch.to_dict(), training=True, compute_stress=True)).backward()
+                    optimizer.step()
+                    scheduler.step()
     finally:
         torch.set_num_threads(threads)
-        torch.set_default_dtype(dtype)
+    path = Path(path)
+    torch.save(model.to(torch.float64).eval(), path)
     return path
