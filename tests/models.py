@@ -165,8 +165,8 @@ def sige_training_frames(seed: int = 0) -> list:
 
 
 def train_mace_sige(path, seed: int = 0) -> Path:
-    """Fit a small MACE model to Tersoff Si-Ge (:func:`sige_training_frames`) and save it to ``path`` (about a
-    minute on one core); return ``path``.
+    """Fit a small MACE model to Tersoff Si-Ge (:func:`sige_training_frames`) and save it to ``path`` (about 75 s
+    of one CPU core); return ``path``.
 
     ScaleShiftMACE, r_max 4.5 Å, 2 layers of 16 channels, zero free-atom energies; 60 epochs of AMSGrad
     (batches of 4, cosine learning rate 0.02 → 4e-4) on the weighted energy (per atom), force and stress loss.
