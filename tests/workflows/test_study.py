@@ -265,7 +265,7 @@ def test_ge_ge_study_ranks_the_bulk_continuation_first(codes, trained_mace_file,
         .one()
         .node.base.links.get_outgoing(link_label_filter='candidate_%')
         .all()
-        if StructureMatcher().fit(link.node.get_pymatgen_structure(), bulk)
+        if isinstance(link.node, StructureData) and StructureMatcher().fit(link.node.get_pymatgen_structure(), bulk)
     ]
     assert len(continuation) == 1
     results = study.outputs.ranking.results.get_dataframe().set_index('interface')
