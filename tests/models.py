@@ -36,37 +36,48 @@ def tersoff_sige():
     return Manybody(**TersoffBrenner(TERSOFF_PRB_39_5566_SI_GE))
 
 
-def build_random_mace(path, atomic_numbers=(14, 32), atomic_energies=(-4.6, -3.9), seed: int = 0) -> Path:
-    """Save a tiny MACE model with random weights (seconds; for plumbing tests, not physics).
-
-    ``atomic_energies`` (eV) per element of ``atomic_numbers``; ZBL pair repulsion keeps atoms apart.
-    """
+def scale_shift_mace(atomic_numbers, atomic_energies, channels, num_bessel, neighbors, scale, r_max=4.5):
+    """A two-layer ScaleShiftMACE (max_ell 2, correlation 2, ZBL pair repulsion) with ``channels`` scalar and
+    vector channels, ``num_bessel`` radial functions to ``r_max`` (Å), free-atom ``atomic_energies`` (eV) per
+    element of ``atomic_numbers``, ``neighbors`` the average neighbour count and ``scale`` the energy scale (eV)."""
     import mace.modules  # noqa: PLC0415 - mace before e3nn
-    import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
     from e3nn import o3  # noqa: PLC0415
 
-    torch.manual_seed(seed)
     interaction = mace.modules.interaction_classes['RealAgnosticResidualInteractionBlock']
-    model = mace.modules.ScaleShiftMACE(
-        r_max=4.5,
-        num_bessel=6,
+    return mace.modules.ScaleShiftMACE(
+        r_max=r_max,
+        num_bessel=num_bessel,
         num_polynomial_cutoff=5,
         max_ell=2,
         interaction_cls=interaction,
         interaction_cls_first=interaction,
         num_interactions=2,
         num_elements=len(atomic_numbers),
-        hidden_irreps=o3.Irreps('8x0e + 8x1o'),
-        MLP_irreps=o3.Irreps('8x0e'),
-        atomic_energies=np.asarray(atomic_energies, dtype=float),
-        avg_num_neighbors=8.0,
+        hidden_irreps=o3.Irreps(f'{channels}x0e + {channels}x1o'),
+        MLP_irreps=o3.Irreps(f'{channels}x0e'),
+        atomic_energies=atomic_energies,
+        avg_num_neighbors=neighbors,
         atomic_numbers=list(atomic_numbers),
         correlation=2,
         gate=torch.nn.functional.silu,
         pair_repulsion=True,
-        atomic_inter_scale=0.1,
+        atomic_inter_scale=scale,
         atomic_inter_shift=0.0,
+    )
+
+
+def build_random_mace(path, atomic_numbers=(14, 32), atomic_energies=(-4.6, -3.9), seed: int = 0) -> Path:
+    """Save a tiny MACE model with random weights (seconds; for plumbing tests, not physics).
+
+    ``atomic_energies`` (eV) per element of ``atomic_numbers``; ZBL pair repulsion keeps atoms apart.
+    """
+    import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    torch.manual_seed(seed)
+    model = scale_shift_mace(
+        atomic_numbers, np.asarray(atomic_energies, dtype=float), channels=8, num_bessel=6, neighbors=8.0, scale=0.1
     ).to(torch.float64)
     path = Path(path)
     torch.save(model, path)
@@ -175,7 +186,6 @@ def train_mace_sige(path, seed: int = 0) -> Path:
     import mace.modules  # noqa: PLC0415 - mace before e3nn
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
-    from e3nn import o3  # noqa: PLC0415
     from mace import data  # noqa: PLC0415
     from mace.tools import AtomicNumberTable, torch_geometric  # noqa: PLC0415
     from mace.tools.torch_tools import default_dtype  # noqa: PLC0415
@@ -197,26 +207,14 @@ def train_mace_sige(path, seed: int = 0) -> Path:
             ]
             loader = torch_geometric.dataloader.DataLoader(graphs, batch_size=4, shuffle=True)
             forces = np.concatenate([atoms.arrays['REF_forces'] for atoms in frames])
-            interaction = mace.modules.interaction_classes['RealAgnosticResidualInteractionBlock']
-            model = mace.modules.ScaleShiftMACE(
-                r_max=r_max,
+            model = scale_shift_mace(
+                z_table.zs,
+                np.zeros(len(z_table)),
+                channels=16,
                 num_bessel=12,
-                num_polynomial_cutoff=5,
-                max_ell=2,
-                interaction_cls=interaction,
-                interaction_cls_first=interaction,
-                num_interactions=2,
-                num_elements=len(z_table),
-                hidden_irreps=o3.Irreps('16x0e + 16x1o'),
-                MLP_irreps=o3.Irreps('16x0e'),
-                atomic_energies=np.zeros(len(z_table)),
-                avg_num_neighbors=mace.modules.utils.compute_avg_num_neighbors(loader),
-                atomic_numbers=z_table.zs,
-                correlation=2,
-                gate=torch.nn.functional.silu,
-                pair_repulsion=True,
-                atomic_inter_scale=float(np.sqrt(np.mean(forces**2))),
-                atomic_inter_shift=0.0,
+                neighbors=mace.modules.utils.compute_avg_num_neighbors(loader),
+                scale=float(np.sqrt(np.mean(forces**2))),
+                r_max=r_max,
             )
             loss = mace.modules.WeightedEnergyForcesStressLoss(energy_weight=30, forces_weight=1, stress_weight=300)
             optimizer = torch.optim.Adam(model.parameters(), lr=0.02, amsgrad=True)

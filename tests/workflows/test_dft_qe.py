@@ -1,6 +1,7 @@
 """``ifacerank.dft`` with a real pw.x (Debian's quantum-espresso): bulk Si and a periodic Si|Ge cell, frozen layers."""
 
 import itertools
+import math
 import subprocess
 
 import numpy as np
@@ -243,16 +244,22 @@ def test_from_scratch_refuses_an_enabled_walltime_handler(pw_code, pseudo_family
 
 @pytest.mark.slow
 def test_walltime_stop_restarts_from_the_last_geometry(pw_code, pseudo_family):
-    """A 30 s walltime stops each pw.x relax; the next starts from scratch where the last one stopped.
+    """A walltime of 2.5 single points stops each pw.x relax; the next starts from scratch where the last stopped.
 
     ``walltime_restart = 'from_scratch'``: Debian's pw.x 6.7 aborts aiida-qe's full restart of a relaxation.
+    The walltime is measured on this machine, now (a single point of the same cell): each job does the first
+    SCF from scratch and one or two cheaper ionic steps, whatever the load, so the 7 BFGS steps of the
+    uninterrupted relaxation take at least three jobs.
 
-    2x2x1 k-points (about 4 ionic steps per job here, 7 BFGS steps uninterrupted): at Gamma only, the
-    from-scratch restarts of this 3.9 Å-wide cell can walk into distorted geometries where the SCF stalls.
+    2x2x1 k-points: at Gamma only, the from-scratch restarts of this 3.9 Å-wide cell can walk into distorted
+    geometries where the SCF stalls.
     """
     overrides = {'qe': {'overrides': {'base_relax': {'pw': LOW_CUTOFFS['qe']['overrides']['base_relax']['pw']}}}}
-    inputs = builder(pw_code, si_ge_cell(), cell='fixed', kpoints_distance_inv_ang=1.0, **overrides)
-    walltime = 30
+    settings = {'cell': 'fixed', 'kpoints_distance_inv_ang': 1.0, **overrides}
+    _, single_point = run_get_node(builder(pw_code, si_ge_cell(), task='single_point', **settings))
+    assert single_point.is_finished_ok, single_point.exit_message
+    walltime = math.ceil(2.5 * single_point.outputs.summary['wall_time_s'] / 0.95)  # aiida-qe: max_seconds 0.95x
+    inputs = builder(pw_code, si_ge_cell(), **settings)
     inputs.qe.base_relax.pw.metadata.options.max_wallclock_seconds = walltime
     inputs.walltime_restart = 'from_scratch'
     inputs.max_walltime_restarts = 20
@@ -283,3 +290,4 @@ def test_walltime_stop_restarts_from_the_last_geometry(pw_code, pseudo_family):
     assert summary['jobs'] == len(jobs) and summary['walltime_stops'] == len(stopped)
     assert summary['max_force_ev_ang'] <= DftWorkChain.get_protocol_inputs('fast')['fmax_ev_ang']
     assert summary['wall_time_s'] > 0.8 * walltime * len(stopped)
+    print(f'walltime {walltime} s: {len(stopped)} stops in {len(jobs)} pw.x jobs')
