@@ -119,3 +119,59 @@ def mace_energies(calculator_energies):
         return calculator_energies(calculator, cells)
 
     return energies
+
+
+@pytest.fixture(scope='session')
+def study_codes(aiida_profile, tmp_path_factory):
+    """(python, pw.x) codes on a computer of the session (for the studies stored once per session)."""
+    import shutil  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from aiida.orm import Computer, InstalledCode  # noqa: PLC0415
+
+    from aiida_ifacerank.tools.pseudos import install_family  # noqa: PLC0415
+
+    computer = Computer(
+        label='localhost-study',
+        hostname='localhost',
+        transport_type='core.local',
+        scheduler_type='core.direct',
+        workdir=str(tmp_path_factory.mktemp('study-work')),
+    ).store()
+    computer.configure(safe_interval=0.0)
+    computer.set_use_double_quotes(False)
+    python = InstalledCode(label='python-study', computer=computer, filepath_executable=sys.executable).store()
+    pw = InstalledCode(
+        label='pw-study',
+        computer=computer,
+        filepath_executable=shutil.which('pw.x'),
+        default_calc_job_plugin='quantumespresso.pw',
+    ).store()
+    install_family()
+    return python, pw
+
+
+def _run_study(codes, model_file, lower, upper, subset):
+    from aiida.engine import run_get_node  # noqa: PLC0415
+
+    from tests.studies import TINY, study_builder  # noqa: PLC0415
+
+    generation = {**TINY['generation'], 'shift_grid': [2, 1]}
+    builder = study_builder(*codes, model_file, lower, upper, generation=generation, dft_subset=subset)
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    return node
+
+
+@pytest.fixture(scope='session')
+def stored_study(study_codes, trained_mace_file):
+    """A small Si|Ge study run once per session (in process): three (001) candidates of one layer per side under
+    20 Å² (shifts 0 and 1/2 along a), the session's trained MACE, pw.x 25/100 Ry at 0.7 1/Å on the two smallest
+    (the third is outside the DFT subset); four modes."""
+    return _run_study(study_codes, trained_mace_file, 'Si', 'Ge', {'choice': 'smallest', 'n': 2})
+
+
+@pytest.fixture(scope='session')
+def second_study(study_codes, trained_mace_file):
+    """A Si|Si study as :func:`stored_study`, DFT on one candidate only (no rank correlation with DFT@DFT)."""
+    return _run_study(study_codes, trained_mace_file, 'Si', 'Si', {'choice': 'smallest', 'n': 1})

@@ -11,14 +11,14 @@ STATUSES = ('ok', 'missing', 'failed', 'nan', 'inf', 'unphysical')
 """Status of one interface × mode; only ``ok`` values enter rankings and metrics."""
 
 MAX_ABS_ENERGY_EV_ANG2 = 1.0
-"""Default plausibility bound on |interface formation energy| (eV/Å², = 16.0 J/m²)."""
+"""Default plausibility bound on ``|E|``, E the interface formation energy (eV/Å², = 16.0 J/m²)."""
 
 
 def classify(table: pd.DataFrame, mode: str, max_abs_energy: float | None = MAX_ABS_ENERGY_EV_ANG2):
     """Status and reason per interface for ``mode`` of a validated table.
 
     A failed job (exit status > 0) or a missing result (-1) wins over its energy value; a finished
-    job gives ``nan``, ``inf``, ``unphysical`` (|E| > ``max_abs_energy`` eV/Å², ``None`` disables)
+    job gives ``nan``, ``inf``, ``unphysical`` (``|E|`` > ``max_abs_energy`` eV/Å², ``None`` disables)
     or ``ok``. Returns two object arrays of ``str`` of length ``len(table)``.
     """
     energy = table[energy_column(mode)].to_numpy(dtype=float)

@@ -284,3 +284,22 @@ def pair_metrics(energy_a, energy_b, top_n=(5, 10), threshold: float = 0.0, tole
         metrics[f'top{top}_overlap'] = overlap
         metrics[f'top{top}_fraction'] = overlap / top
     return metrics
+
+
+def top_n_overlaps(energy_a, energy_b, tolerance: float = 0.0) -> np.ndarray:
+    """Top-N overlap of rankings ``a`` and ``b`` for every N = 1 … n: element ``N - 1`` for Top-N.
+
+    The same Top-N sets as :func:`pair_metrics` (ranks of :func:`ranks`, ``tolerance`` eV/Å², ties at
+    the cut broken by input order), so element ``N - 1`` equals its ``topN_overlap`` for N < n; at
+    N = n the overlap is n. An interface is in both Top-N sets iff its later position in the two
+    orders is below N, so one count of those positions gives every N in O(n log n).
+    """
+    energy_a, energy_b = _check_pair(energy_a, energy_b)
+    tolerance = check_tolerance(tolerance)
+    positions = []
+    for energy in (energy_a, energy_b):
+        sequence = np.argsort(_order_and_ranks(energy, tolerance)[1], kind='stable')  # ranks, ties by input order
+        position = np.empty(len(energy), dtype=np.int64)
+        position[sequence] = np.arange(len(energy))
+        positions.append(position)
+    return np.cumsum(np.bincount(np.maximum(*positions), minlength=len(energy_a)))

@@ -129,7 +129,7 @@ def analyse(
     max_listed_inversions: int = 100_000,
     tolerance: float = 0.0,
 ) -> RankingAnalysis:
-    """Compare every pair of evaluation modes in ``table`` (see :mod:`.table` for its layout).
+    """Compare every pair of evaluation modes in ``table`` (see :mod:`~aiida_ifacerank.analysis.table` for its layout).
 
     :param reference: mode the others are compared with per interface (default: first present of
         ``DFT@DFT, MLP@MLP, DFT@MLP, MLP@DFT``).
@@ -137,7 +137,7 @@ def analyse(
     :param threshold: favourable/unfavourable boundary (eV/Å²); favourable means E < threshold
         (class flips: see ``tolerance``).
     :param window: half-width (eV/Å²) around ``threshold`` in which order flips are flagged.
-    :param max_abs_energy: |E| above this (eV/Å²) is ``unphysical``; ``None`` disables the check.
+    :param max_abs_energy: ``|E|`` above this (eV/Å²) is ``unphysical``; ``None`` disables the check.
     :param group_by: grouping keys (default: all of :data:`GROUP_KEYS` the table supports).
     :param subsets: extra named groups, each a ``DataFrame.eval`` condition or a boolean mask.
     :param max_listed_inversions: a mode pair with more boundary inversions than this is counted
@@ -145,7 +145,7 @@ def analyse(
     :param tolerance: energies closer than this (eV/Å², >= 0) rank as ties, in single-linkage tie
         groups formed among the interfaces compared (:func:`.metrics.tie_levels`); an interface
         with threshold - tolerance <= E < threshold + tolerance is undecided, never a class flip
-        (:func:`.metrics.class_flips`); |E| <= tolerance is ``bulk_like``. 0: only equal energies tie.
+        (:func:`.metrics.class_flips`); ``|E|`` <= tolerance is ``bulk_like``. 0: only equal energies tie.
     """
     table = validate_table(table)
     tolerance = check_tolerance(tolerance)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+NOT_SELECTED = 'not in the DFT subset'
+"""Reason of a candidate without DFT energies because the DFT subset left it out (not a failure)."""
 SUBSET_CHOICES = ('all', 'mlp_top', 'stratified', 'smallest', 'list')
 """``all``; ``mlp_top``: the N lowest MLP@MLP E_f; ``stratified``: N per plane pair, spread evenly over that
 pair's MLP@MLP ranking (lowest and highest first); ``smallest``: the N with the fewest atoms (ties by

@@ -11,8 +11,9 @@ from aiida.engine import calcfunction
 from aiida.orm import Dict, List, StructureData
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from aiida_ifacerank.analysis.ranking import group_labels
 from aiida_ifacerank.analysis.screening import screening_cost
-from aiida_ifacerank.analysis.selection import select_subset
+from aiida_ifacerank.analysis.selection import NOT_SELECTED, select_subset
 from aiida_ifacerank.analysis.table import EXIT_MISSING, MODES, mode_port
 from aiida_ifacerank.common.candidates import CANDIDATE_ATTRIBUTE
 from aiida_ifacerank.data import StructureCollectionData, TableData
@@ -31,7 +32,6 @@ MLP_FAILED = 410
 """Exit status recorded for a structure that an MLP job did not finish (``ifacerank.mlp`` ERROR_SOME_FAILED)."""
 RESULT_COLUMNS = ['label', 'status', 'exit_status', 'energy_ev', 'failure']
 """Per-structure energies of one method and task, the layout :func:`formation_energies` reads."""
-NOT_SELECTED = 'not in the DFT subset'
 """Reason of the DFT-based modes of a candidate outside the DFT subset: a choice, not a failure."""
 _TABLE_INPUT = re.compile(r'^(?P<port>[a-z]+_[a-z]+)_(?P<kind>results|structures)_(?P<number>\d+)$')
 
@@ -203,7 +203,7 @@ def mode_energies(
     return table
 
 
-def _mode_inputs(tables: dict) -> dict:
+def mode_inputs(tables: dict) -> dict:
     """{port: (records, structures by label)} from calcfunction inputs ``<port>_results_N``, ``<port>_structures_N``."""
     grouped = {}
     for name, node in tables.items():
@@ -243,7 +243,7 @@ def formation_energies(candidates: TableData, parameters: Dict, **tables) -> dic
         }
     )
     outputs, long, potentials = {'interfaces': TableData(interfaces)}, [], {}
-    inputs = _mode_inputs(tables)
+    inputs = mode_inputs(tables)
     for mode in MODES:
         port = mode_port(mode)
         if port not in inputs:
@@ -273,7 +273,7 @@ def select_dft(candidates: TableData, subset: Dict, **tables) -> List:
     ranked by their MLP@MLP E_f from ``mlp_mlp_results_N`` / ``mlp_mlp_structures_N`` as in
     :func:`formation_energies`."""
     frame = candidates.get_dataframe()
-    records, structures = _mode_inputs(tables).get('mlp_mlp', (pd.DataFrame(columns=RESULT_COLUMNS), {}))
+    records, structures = mode_inputs(tables).get('mlp_mlp', (pd.DataFrame(columns=RESULT_COLUMNS), {}))
     energies = mode_energies(frame, records, structures, 'no MLP result') if structures else None
     table = pd.DataFrame(
         {
@@ -288,6 +288,22 @@ def select_dft(candidates: TableData, subset: Dict, **tables) -> List:
     return List(select_subset(table, subset.get_dict()))
 
 
+HEADLINE_METRICS = ('n', 'spearman_rho', 'kendall_tau_b', 'pearson_r', 'rmse', 'mae', 'class_flips')
+"""Metrics of every mode pair over all interfaces that a study's ``report.summary`` holds (and queries use)."""
+
+
+def headline_metrics(stats: pd.DataFrame) -> dict:
+    """{mode_a: {mode_b: {metric: value}}} of the ``all`` rows of a ranking's stats; NaN becomes None."""
+    metrics = {}
+    for row in stats[stats['group_key'] == 'all'].itertuples():
+        values = {name: getattr(row, name) for name in HEADLINE_METRICS}
+        metrics.setdefault(row.mode_a, {})[row.mode_b] = {
+            name: None if pd.isna(value) else (int(value) if name in ('n', 'class_flips') else float(value))
+            for name, value in values.items()
+        }
+    return metrics
+
+
 @calcfunction
 def study_report(
     formation: TableData,
@@ -297,12 +313,17 @@ def study_report(
     dft_relax: TableData | None = None,
     dft_structures: StructureCollectionData | None = None,
     dft_scf: TableData | None = None,
+    interfaces: TableData | None = None,
+    stats: TableData | None = None,
 ) -> dict:
     """What the ranking does not hold: structural agreement of the MLP- and DFT-relaxed geometry of each
     interface (``agreement``), measured cost per interface (``cost``: MLP and DFT core-hours, DFT ionic
     steps), the DFT cost saved by screening with the MLP (``screening``), and a ``summary``.
 
-    ``parameters``: ``mlp_cores`` (cores of an MLP job), ``top_n`` (list), ``dft_start``.
+    ``parameters``: ``mlp_cores`` (cores of an MLP job), ``top_n`` (list), ``dft_start``. With ``interfaces``
+    (the ranking's metadata table) and ``stats`` (its statistics) the summary also holds what queries filter on:
+    ``elements``, ``plane_pairs`` (``(hkl)|(hkl)``, lower first) and ``metrics`` {mode_a: {mode_b: {metric:
+    value}}} over all interfaces (None where undefined).
     """
     settings = parameters.get_dict()
     energies = formation.get_dataframe()
@@ -363,6 +384,12 @@ def study_report(
         'dft_scf_core_hours': float(np.nansum(cost['dft_scf_core_hours'])),
         'dft_relax_ionic_steps': int(np.nansum(cost['dft_relax_ionic_steps'])),
     }
+    if interfaces is not None:
+        frame = interfaces.get_dataframe()
+        summary['elements'] = sorted(set(frame['lower']) | set(frame['upper']))
+        summary['plane_pairs'] = sorted(set(group_labels(frame, 'miller')))
+    if stats is not None:
+        summary['metrics'] = headline_metrics(stats.get_dataframe())
     outputs = {'agreement': TableData(agreement), 'cost': TableData(cost), 'summary': Dict(summary)}
     if len(screening):
         outputs['screening'] = TableData(screening)

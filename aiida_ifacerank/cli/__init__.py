@@ -12,7 +12,19 @@ def cmd_root():
 
 
 from .analyse import cmd_analyse  # noqa: E402
+from .campaign import cmd_campaign  # noqa: E402
 from .generate import cmd_generate  # noqa: E402
 from .pseudos import cmd_install_pseudos  # noqa: E402
+from .query import cmd_query  # noqa: E402
+from .study import cmd_export, cmd_study  # noqa: E402
 
-__all__ = ('cmd_analyse', 'cmd_generate', 'cmd_install_pseudos', 'cmd_root')
+__all__ = (
+    'cmd_analyse',
+    'cmd_campaign',
+    'cmd_export',
+    'cmd_generate',
+    'cmd_install_pseudos',
+    'cmd_query',
+    'cmd_root',
+    'cmd_study',
+)

@@ -49,8 +49,8 @@ def relaxation_agreement(cell_a, positions_a, cell_b, positions_b) -> dict:
 
     ``a`` is mapped into ``b``'s cell through its fractional coordinates (the affine map removes the difference
     of the lattices); the displacements to ``b`` are minimum images in ``b``'s cell, less their mean (a rigid
-    translation, a zero mode of a periodic cell). Returns ``rmsd_ang`` (sqrt of the mean of |d|²) and
-    ``max_displacement_ang`` (the largest |d|), Å in ``b``'s cell, and ``delta_normal_ang``, the height of
+    translation, a zero mode of a periodic cell). Returns ``rmsd_ang`` (sqrt of the mean of ``|d|²``) and
+    ``max_displacement_ang`` (the largest ``|d|``), Å in ``b``'s cell, and ``delta_normal_ang``, the height of
     ``a``'s cell along the normal of its a-b plane minus that of ``b``'s (Å, :func:`.layers.normal_height`).
     """
     cell_a, positions_a = _check_geometry(cell_a, positions_a, 'a')

@@ -13,7 +13,7 @@ from pymatgen.analysis.elasticity.strain import Strain
 
 
 def interface_area(cell) -> float:
-    """Area |a × b| (Å²) of the interface plane spanned by the first two cell vectors (3×3 or 2×3, rows, Å)."""
+    """Area ``|a × b|`` (Å²) of the interface plane spanned by the first two cell vectors (3×3 or 2×3, rows, Å)."""
     cell = np.asarray(cell, dtype=float)
     if cell.shape not in ((3, 3), (2, 3)):
         raise ValueError(f'cell must be 3×3 or 2×3 (rows a, b[, c] in Å), got shape {cell.shape}.')
@@ -37,7 +37,7 @@ def match_strain(upper_vectors, lower_vectors) -> dict:
     each in its own crystal's frame. Returns the Green-Lagrange strain of the upper slab
     ``strain_11``, ``strain_22``, ``strain_12`` in the frame of its plane with axis 1 along its first
     vector, its ``von_mises_strain`` (of the 3D strain, zero normal to the plane), the
-    ``length_strain`` (largest |ℓ_upper/ℓ_lower − 1| of the two vectors), the ``angle_strain`` (relative
+    ``length_strain`` (largest ``|ℓ_upper/ℓ_lower − 1|`` of the two vectors), the ``angle_strain`` (relative
     mismatch of the angle between them) and ``area_ang2``, the area of the lower supercell.
     """
     upper = _in_plane(np.asarray(upper_vectors, dtype=float))

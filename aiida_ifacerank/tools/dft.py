@@ -25,7 +25,7 @@ def qe_force_threshold(fmax_ev_ang: float) -> float:
 
 def kpoint_mesh(cell, spacing_inv_ang: float) -> list[int]:
     """Monkhorst-Pack mesh of ``cell`` (Å, rows a, b, c) at a k-point spacing (1/Å, 2π included, as aiida-qe's
-    ``kpoints_distance``): ceil(|b_i| / spacing) per reciprocal vector, at least 1, as aiida-core's
+    ``kpoints_distance``): ceil(``|b_i|`` / spacing) per reciprocal vector, at least 1, as aiida-core's
     ``KpointsData.set_kpoints_mesh_from_density``. Equal spacing, not equal meshes, for an interface and its
     bulk references: the sampling density is the same, the mesh follows each cell's lengths."""
     if not spacing_inv_ang > 0:

@@ -18,7 +18,7 @@ from aiida.engine import ProcessBuilder, ToContext, WorkChain, if_, while_
 from aiida.plugins import CalculationFactory
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin, recursive_merge
 
-from aiida_ifacerank.analysis.selection import check_subset
+from aiida_ifacerank.analysis.selection import NOT_SELECTED, check_subset
 from aiida_ifacerank.analysis.table import MODES, mode_port
 from aiida_ifacerank.calculations import study as functions
 from aiida_ifacerank.calculations.generate import check_inputs, generate_interfaces
@@ -37,9 +37,9 @@ DFT_STARTS = ('generated', 'mlp')
 """Start of each DFT relaxation: the generated candidate on DFT's lattice, or the MLP-relaxed geometry
 scaled onto DFT's lattice."""
 MISSING = {
-    'dft_dft': functions.NOT_SELECTED,
-    'mlp_dft': functions.NOT_SELECTED,
-    'dft_mlp': functions.NOT_SELECTED,
+    'dft_dft': NOT_SELECTED,
+    'mlp_dft': NOT_SELECTED,
+    'dft_mlp': NOT_SELECTED,
     'mlp_mlp': 'no MLP result',
 }
 
@@ -225,11 +225,13 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
         overrides: dict | None = None,
         model: PotentialModelData | str = 'large',
         engine: str = 'qe',
+        artemis_code: orm.AbstractCode | None = None,
         **_,
     ):
         """Builder of a study of ``upper`` on ``lower``: ``model`` a stored model node or a foundation-model name
         (MACE-MP-0 ``large`` as in the reference study); ``engine`` qe or vasp. ``overrides`` uses the keys of
-        ``protocols/study.yaml`` (``dft.overrides`` goes to ifacerank.dft's protocol)."""
+        ``protocols/study.yaml`` (``dft.overrides`` goes to ifacerank.dft's protocol). With ``artemis_code`` the
+        candidates come from ARTEMIS, with the ARTEMIS tags of ``overrides['artemis']``, instead of pymatgen."""
         known = set(cls.get_protocol_inputs(protocol)) - {'description'}
         unknown = sorted(set(overrides or {}) - known)
         if unknown:
@@ -237,7 +239,11 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
         inputs = cls.get_protocol_inputs(protocol, copy.deepcopy(overrides))
         builder = cls.get_builder()
         builder.lower, builder.upper = lower, upper
-        builder.generation = orm.Dict(inputs['generation'])
+        if artemis_code is None:
+            builder.generation = orm.Dict(inputs['generation'])
+        else:
+            builder.artemis.code = artemis_code
+            builder.artemis.parameters = orm.Dict(inputs['artemis'])
         mlp = inputs['mlp']
         builder.mlp.mlp.code = mlp_code
         if isinstance(model, str):
@@ -314,7 +320,22 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
         self.ctx.dft_runs = {}
 
     def run_references(self):
-        """Bulk references with each method (whole cell), and the generation."""
+        """The generation (pymatgen: here, before any job; a failure ends the study with 300), then the bulk
+        references with each method (whole cell) and, with ARTEMIS, its job."""
+        if 'artemis' not in self.inputs:
+            generation = self._child('generation')
+            if generation is None or not generation.is_finished_ok:
+                parameters = self.inputs.generation if 'generation' in self.inputs else orm.Dict({})
+                try:
+                    _, generation = generate_interfaces.run_get_node(
+                        lower=self.inputs.lower,
+                        upper=self.inputs.upper,
+                        parameters=parameters,
+                        metadata={'call_link_label': 'generation'},
+                    )
+                except ValueError as exception:  # no lattice match, no candidate left: the reason is the message
+                    return self.exit_codes.ERROR_GENERATION_FAILED.format(reason=str(exception))
+            self.ctx.generation = generation
         self.ctx.bulk = functions.bulk_structures(self.inputs.lower, self.inputs.upper)
         futures = {'mlp_bulk': self._mlp(self.ctx.bulk, 'relax', 'all', 'mlp_bulk')}
         bulk = functions.extract_structures(self.ctx.bulk, orm.List(self.ctx.bulk_names))
@@ -322,19 +343,9 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
             futures[f'dft_{name}'] = self._dft(bulk[name], 'relax', 'all', f'dft_relax_{name}')
         if 'artemis' in self.inputs:
             inputs = self.exposed_inputs(ArtemisCalculation, 'artemis')
-            inputs.update(lower=self.inputs.lower, upper=self.inputs.upper, metadata={'call_link_label': 'artemis'})
+            metadata = {**inputs.get('metadata', {}), 'call_link_label': 'artemis'}
+            inputs.update(lower=self.inputs.lower, upper=self.inputs.upper, metadata=metadata)
             futures['artemis'] = self._submit_once(ArtemisCalculation, inputs)
-        else:
-            generation = self._child('generation')
-            if generation is None or not generation.is_finished_ok:
-                parameters = self.inputs.generation if 'generation' in self.inputs else orm.Dict({})
-                _, generation = generate_interfaces.run_get_node(
-                    lower=self.inputs.lower,
-                    upper=self.inputs.upper,
-                    parameters=parameters,
-                    metadata={'call_link_label': 'generation'},
-                )
-            self.ctx.generation = generation
         return ToContext(**futures)
 
     def inspect_references(self):
@@ -481,6 +492,8 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
                     'dft_start': self.inputs.dft_start.value,
                 }
             ),
+            interfaces=formation['interfaces'],
+            stats=ranking['stats'],
             **self._report_inputs(),
             metadata={'call_link_label': 'report'},
         )

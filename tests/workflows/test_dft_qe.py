@@ -15,9 +15,9 @@ from qe_tools import CONSTANTS
 from aiida_ifacerank.tools.dft import qe_force_threshold
 from aiida_ifacerank.tools.pseudos import install_family
 from aiida_ifacerank.workflows.dft import DftWorkChain, engine_inputs
+from tests.studies import LOW_CUTOFFS
 
 PwCalculation = CalculationFactory('quantumespresso.pw')
-LOW_CUTOFFS = {'qe': {'overrides': {'base_relax': {'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}}}}}}}
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from aiida.common.datastructures import CalcJobState
 from aiida.common.links import LinkType
 from aiida.orm import CalcJobNode, InstalledCode, StructureData
 from pymatgen.analysis.structure_matcher import StructureMatcher
-from pymatgen.core import Structure
 
 from aiida_ifacerank.analysis.table import MODES
 from aiida_ifacerank.common.caching import CACHED_PROCESSES, enable_caching
@@ -20,34 +19,16 @@ from aiida_ifacerank.science.energetics import formation_energy
 from aiida_ifacerank.science.lattice import interface_area
 from aiida_ifacerank.tools.pseudos import install_family
 from aiida_ifacerank.workflows.study import StudyWorkChain
+from tests.studies import TINY, crystal, study_builder
 
 pytestmark = pytest.mark.slow
 
-LOW_CUTOFFS = {'qe': {'overrides': {'base_relax': {'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}}}}}}}
-SERIAL = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'withmpi': False}
-TINY = {
-    'generation': {
-        'plane_pairs': [[[0, 0, 1], [0, 0, 1]]],
-        'max_area': 20.0,
-        'thickness': [1, 1],
-        'shift_grid': [2, 2],
-    },
-    'kpoints_distance_inv_ang': 0.7,
-    'max_concurrent': 2,
-    'mlp': {'parameters': {'threads': 1}, 'seconds_per_structure': 5},
-    'dft': {'protocol': 'fast', 'overrides': LOW_CUTOFFS, 'options': SERIAL},
-    'analysis': {'top_n': [1, 2]},
-}
 FAIL_ONE_SCF = """if grep -q "calculation = 'scf'" aiida.in && grep -q "nat = 8" aiida.in; then
   digest=$(sed -n '/ATOMIC_POSITIONS/,$p' aiida.in | md5sum | cut -c1-32)
   (set -o noclobber; echo "$digest" > {marker}) 2>/dev/null
   if [ "$(cat {marker})" = "$digest" ]; then echo 'injected failure' >&2; exit 7; fi
 fi"""
 """Prepend text of a pw.x code: the first interface single point it sees fails, and so does every rerun of it."""
-
-
-def crystal(name):
-    return StructureData(pymatgen=Structure.from_file(f'examples/bulk/{name}.cif'))
 
 
 @pytest.fixture(scope='module')
@@ -67,13 +48,6 @@ def caching(aiida_profile):
 def codes(python_code, pw_code):
     install_family()
     return python_code, pw_code
-
-
-def study_builder(python, pw, model_file, lower, upper, **overrides):
-    model = PotentialModelData.get_or_create(model_file)
-    return StudyWorkChain.get_builder_from_protocol(
-        python, pw, crystal(lower), crystal(upper), protocol='fast', overrides={**TINY, **overrides}, model=model
-    )
 
 
 def calls(study):
@@ -280,3 +254,40 @@ def test_ge_ge_study_ranks_the_bulk_continuation_first(codes, trained_mace_file,
         assert energy[continuation[0]] <= energy.drop(continuation).min() + 2e-3, mode  # first, or tied with bulk
     mlp = results['energy_MLP@MLP']
     assert abs(mlp[continuation[0]]) < 1e-6 and results.at[continuation[0], 'rank_MLP@MLP'] == 1  # exact bulk
+
+
+def test_artemis_backend_feeds_the_study(codes, artemis_code, trained_mace_file, submit_and_await):
+    """The ARTEMIS backend in place of pymatgen: its three Si|Ge (001) candidates (8 atoms, shifts 0, 1/3, 2/3) are
+    the ones relaxed and ranked, DFT on the first of them, every E_f equal to the one from the stored jobs."""
+    python, pw = codes
+    artemis_tags = {'NMATCH': 1, 'TOL_VEC': 5.0, 'TOL_ANG': 1.0, 'TOL_AREA': 10.0, 'TOL_MAXSIZE': 1}
+    artemis_tags |= {'LW_MILLER': [0, 0, 1], 'UP_MILLER': [0, 0, 1], 'LW_NUM_LAYERS': 2, 'UP_NUM_LAYERS': 2}
+    artemis_tags |= {'NTERM': 1, 'ISHIFT': 4, 'NSHIFT': 3}
+    overrides = {**TINY, 'artemis': artemis_tags, 'dft_subset': {'choice': 'list', 'labels': ['candidate_0000']}}
+    builder = StudyWorkChain.get_builder_from_protocol(
+        python,
+        pw,
+        crystal('Si'),
+        crystal('Ge'),
+        protocol='fast',
+        overrides=overrides,
+        model=PotentialModelData.get_or_create(trained_mace_file),
+        artemis_code=artemis_code,
+    )
+    assert 'generation' not in builder
+    study = submit_and_await(builder, timeout=1800)
+    assert study.is_finished_ok, study.exit_message
+    labels = {link.link_label for link in calls(study)}
+    assert 'artemis' in labels and 'generation' not in labels
+    artemis = study.base.links.get_outgoing(link_label_filter='artemis').one().node
+    generated = artemis.outputs.structures.labels
+    assert len(generated) == 3
+    formation = study.outputs.formation.get_dataframe()
+    assert sorted(set(formation['interface'])) == sorted(generated)
+    finished = formation[formation['exit_status'] == 0]
+    assert len(finished) == 3 + 1 + 1 + 1  # MLP@MLP all 3, each DFT mode on candidate_0000
+    assert set(finished[finished['mode'] != 'MLP@MLP']['interface']) == {'candidate_0000'}
+    direct = direct_formation_energies(study)
+    for row in finished.itertuples():
+        assert row.formation_ev_ang2 == pytest.approx(direct[row.interface, row.mode], abs=1e-10)
+    assert study.outputs.candidates.num_rows == 3

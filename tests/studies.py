@@ -1,0 +1,39 @@
+"""Settings of the small studies the tests run: 8-atom Si|Ge and Ge|Ge (001) candidates, pw.x at 25/100 Ry on
+one core, fast protocol."""
+
+from aiida.orm import StructureData
+from pymatgen.core import Structure
+
+from aiida_ifacerank.data import PotentialModelData
+from aiida_ifacerank.workflows.study import StudyWorkChain
+
+LOW_CUTOFFS = {'qe': {'overrides': {'base_relax': {'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}}}}}}}
+"""ifacerank.dft overrides: pw.x cutoffs 25/100 Ry (Ry)."""
+SERIAL = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'withmpi': False}
+TINY = {
+    'generation': {
+        'plane_pairs': [[[0, 0, 1], [0, 0, 1]]],
+        'max_area': 20.0,
+        'thickness': [1, 1],
+        'shift_grid': [2, 2],
+    },
+    'kpoints_distance_inv_ang': 0.7,
+    'max_concurrent': 2,
+    'mlp': {'parameters': {'threads': 1}, 'seconds_per_structure': 5},
+    'dft': {'protocol': 'fast', 'overrides': LOW_CUTOFFS, 'options': SERIAL},
+    'analysis': {'top_n': [1, 2]},
+}
+"""Study overrides: (001)|(001) candidates of one layer per side under 20 Å², k-spacing 0.7 1/Å."""
+
+
+def crystal(name):
+    """The example bulk crystal ``examples/bulk/<name>.cif`` as StructureData."""
+    return StructureData(pymatgen=Structure.from_file(f'examples/bulk/{name}.cif'))
+
+
+def study_builder(python, pw, model_file, lower, upper, **overrides):
+    """Builder of a fast study of ``upper`` on ``lower`` with :data:`TINY` updated by ``overrides``."""
+    model = PotentialModelData.get_or_create(model_file)
+    return StudyWorkChain.get_builder_from_protocol(
+        python, pw, crystal(lower), crystal(upper), protocol='fast', overrides={**TINY, **overrides}, model=model
+    )
