@@ -519,7 +519,8 @@ def plot_matched_planes(
         raise ValueError(f'color_by must be von_mises_strain or area_ang2, got {color_by!r}.')
     if not matches:
         raise ValueError('no matched planes to plot.')
-    values = np.array([match[color_by] for match in matches], dtype=float)
+    # rounded: equal strains computed along different paths differ in the last digits (1e-17), not in colour
+    values = np.round(np.array([match[color_by] for match in matches], dtype=float), 10)
     label = 'von Mises strain' if color_by == 'von_mises_strain' else 'area (Å²)'
     norm, cmap = shared_norm(values), colormaps['viridis']
     order = np.argsort(-values, kind='stable')  # the lowest value last, on top
