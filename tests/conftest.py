@@ -12,7 +12,29 @@ pytest_plugins = ['aiida.tools.pytest_fixtures']
 def aiida_profile(aiida_config, aiida_profile_factory):
     """Temporary profile with the ZeroMQ broker, so that tests can also run processes through the daemon."""
     with aiida_profile_factory(aiida_config, broker_backend='core.zeromq') as profile:
+        # circus answers 'quit' only after the workers stop: on two loaded cores that can take longer than the
+        # default 2 s, and the daemon fixture's teardown would then report a timeout as an error
+        aiida_config.set_option('daemon.timeout', 60, scope=profile.name)
+        _write_ahead_log(profile)
         yield profile
+
+
+def _write_ahead_log(profile):
+    """SQLite's write-ahead log for the test database, which the session and the daemon's workers share: in the
+    default rollback-journal mode a writer about to commit locks every new reader out, and a read then fails with
+    'database is locked' after SQLite's 5 s busy timeout; with the log, readers never wait for the writer. The
+    mode is kept in the file."""
+    import sqlite3  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from aiida.storage.sqlite_dos.backend import FILENAME_DATABASE  # noqa: PLC0415
+
+    connection = sqlite3.connect(Path(profile.storage_config['filepath']) / FILENAME_DATABASE)
+    try:
+        mode = connection.execute('PRAGMA journal_mode=WAL').fetchone()[0]
+    finally:
+        connection.close()
+    assert mode == 'wal', f'the test database stayed in journal mode {mode!r}'
 
 
 @pytest.fixture
@@ -154,10 +176,12 @@ def study_codes(aiida_profile, tmp_path_factory):
 def _run_study(codes, model_file, lower, upper, subset):
     from aiida.engine import run_get_node  # noqa: PLC0415
 
-    from tests.studies import TINY, study_builder  # noqa: PLC0415
+    from tests.studies import LOOSE_FMAX, TINY, study_builder  # noqa: PLC0415
 
     generation = {**TINY['generation'], 'shift_grid': [2, 1]}
-    builder = study_builder(*codes, model_file, lower, upper, generation=generation, dft_subset=subset)
+    builder = study_builder(
+        *codes, model_file, lower, upper, generation=generation, dft_subset=subset, fmax_ev_ang=LOOSE_FMAX
+    )
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
     return node
@@ -167,7 +191,7 @@ def _run_study(codes, model_file, lower, upper, subset):
 def stored_study(study_codes, trained_mace_file):
     """A small Si|Ge study run once per session (in process): three (001) candidates of one layer per side under
     20 Å² (shifts 0 and 1/2 along a), the session's trained MACE, pw.x 25/100 Ry at 0.7 1/Å on the two smallest
-    (the third is outside the DFT subset); four modes."""
+    (the third is outside the DFT subset), relaxations to ``LOOSE_FMAX``; four modes."""
     return _run_study(study_codes, trained_mace_file, 'Si', 'Ge', {'choice': 'smallest', 'n': 2})
 
 

@@ -26,6 +26,12 @@ TINY = {
 """Study overrides: (001)|(001) candidates of one layer per side under 20 Å², k-spacing 0.7 1/Å."""
 
 
+LOOSE_FMAX = 0.2
+"""Force threshold (eV/Å) for the studies of tests that check what a study stores and passes on (the CLI, queries,
+export, a generation backend's candidates), four times the fast protocol's; the physics of a study is tested at
+the fast protocol's threshold."""
+
+
 def crystal(name):
     """The example bulk crystal ``examples/bulk/<name>.cif`` as StructureData."""
     return StructureData(pymatgen=Structure.from_file(f'examples/bulk/{name}.cif'))

@@ -120,8 +120,20 @@ def status_lines(study) -> list[str]:
 
 @cmd_study.command('status')
 @click.argument('identifier', required=False)
-def cmd_status(identifier):
+@click.option(
+    '--watch',
+    type=click.FloatRange(min=1),
+    metavar='SECONDS',
+    help='Look again every SECONDS and print the status, after the seconds elapsed, whenever it changed; '
+    'return when the study has ended. One process, so that following a study costs no start-up per look.',
+)
+def cmd_status(identifier, watch):
     """Stage-by-stage progress of study IDENTIFIER (pk or UUID; default the newest study), failures with reasons."""
+    import time  # noqa: PLC0415
+
+    from aiida.manage import get_manager  # noqa: PLC0415
+    from aiida.orm import load_node  # noqa: PLC0415
+
     from aiida_ifacerank.common.study import studies  # noqa: PLC0415
 
     if identifier is None:
@@ -131,7 +143,24 @@ def cmd_status(identifier):
         study = newest
     else:
         study = _study(identifier)
-    click.echo('\n'.join(status_lines(study)))
+    if watch is None:
+        click.echo('\n'.join(status_lines(study)))
+        return
+    started, previous = time.monotonic(), None
+    while True:
+        # the state first: a study that ends between the two reads is printed once more, with its end
+        terminated = study.is_terminated
+        lines = status_lines(study)
+        if lines != previous:
+            click.echo(f'[{time.monotonic() - started:.0f} s]')
+            click.echo('\n'.join(lines))
+            previous = lines
+        if terminated:
+            return
+        time.sleep(watch)
+        # end the read transaction: the next look sees what the daemon wrote since, and SQLite is not held
+        get_manager().get_profile_storage().get_session().commit()
+        study = load_node(study.pk)
 
 
 @cmd_study.command('list')

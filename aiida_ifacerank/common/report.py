@@ -42,14 +42,11 @@ def summary_text(study, tables: dict, status: list[str]) -> str:
             lines.append(f'  {mode:<8} {finished:>4} / {len(rows) - finished - outside:>3} / {outside:>3}{best}')
     stats = tables.get('ranking_stats')
     if stats is not None:
-        rows = stats[stats['group_key'] == 'all']
-        lines += ['', 'Every mode pair (second against first), all interfaces:']
-        for row in rows.itertuples():
-            lines.append(
-                f'  {row.mode_b} vs {row.mode_a}: n {row.n}, Spearman {row.spearman_rho:.3f}, Kendall '
-                f'{row.kendall_tau_b:.3f}, RMSE {row.rmse:.4f}, MAE {row.mae:.4f} eV/Å², class flips '
-                f'{row.class_flips}, boundary inversions {row.boundary_inversions}'
-            )
+        lines += [
+            '',
+            'Every mode pair (second against first), all interfaces; E_f errors in eV/Å²:',
+            headline_table(stats),
+        ]
     cost = tables.get('report_cost')
     if cost is not None and len(cost):
         mlp, dft = cost['mlp_core_hours'].sum(), cost['dft_relax_core_hours'].sum() + cost['dft_scf_core_hours'].sum()
@@ -62,6 +59,46 @@ def summary_text(study, tables: dict, status: list[str]) -> str:
             f'largest displacement {largest:.3f} Å'
         )
     return '\n'.join(lines) + '\n'
+
+
+def headline_table(stats) -> str:
+    """Fixed-width table of a ranking's ``stats`` over all interfaces, one row per mode pair: n, Spearman ρ,
+    Kendall τ_b, every Top-N overlap (k/N, '-' where n <= N), RMSE and MAE (eV/Å²), class flips and boundary
+    inversions."""
+    rows = stats[stats['group_key'] == 'all']
+    tops = sorted(
+        int(column[3:-8]) for column in stats.columns if column.startswith('top') and column.endswith('_overlap')
+    )
+    header = ['mode pair', 'n', 'Spearman', 'Kendall', *[f'Top-{top}' for top in tops], 'RMSE', 'MAE', 'flips', 'inv.']
+    body = []
+    for row in rows.to_dict('records'):
+        overlaps = [
+            '-' if pd.isna(row[f'top{top}_overlap']) else f'{int(row[f"top{top}_overlap"])}/{top}' for top in tops
+        ]
+        body.append(
+            [
+                f'{row["mode_b"]} vs {row["mode_a"]}',
+                str(row['n']),
+                *(_number(row[name], '.3f') for name in ('spearman_rho', 'kendall_tau_b')),
+                *overlaps,
+                *(_number(row[name], '.4f') for name in ('rmse', 'mae')),
+                str(row['class_flips']),
+                str(row['boundary_inversions']),
+            ]
+        )
+    widths = [max(len(line[column]) for line in [header, *body]) for column in range(len(header))]
+    return '\n'.join(
+        '  '
+        + '  '.join(
+            cell.ljust(width) if column == 0 else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in [header, *body]
+    )
+
+
+def _number(value, spec: str) -> str:
+    return '-' if pd.isna(value) else format(value, spec)
 
 
 def write_report(study, directory: Path, status: list[str]) -> list[Path]:

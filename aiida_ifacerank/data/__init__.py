@@ -3,5 +3,6 @@
 from .collection import StructureCollectionData
 from .model import PotentialModelData
 from .table import TableData
+from .training import TrainingSetData
 
-__all__ = ('PotentialModelData', 'StructureCollectionData', 'TableData')
+__all__ = ('PotentialModelData', 'StructureCollectionData', 'TableData', 'TrainingSetData')

@@ -6,7 +6,7 @@ import math
 import re
 
 import numpy as np
-from ase.units import Bohr, Rydberg
+from ase.units import Bohr, GPa, Rydberg
 
 from aiida_ifacerank.science.layers import frozen_atoms
 
@@ -21,6 +21,18 @@ def qe_force_threshold(fmax_ev_ang: float) -> float:
     bounds the norm by fmax, the criterion of the MLP path and of VASP's negative EDIFFG.
     """
     return fmax_ev_ang / math.sqrt(3) / RY_BOHR_EV_ANG
+
+
+def qe_pressure_threshold(fmax_ev_ang: float, atoms: int, volume_ang3: float, cell: str) -> float:
+    """QE ``press_conv_thr`` (kbar) equal to the MLP path's cell criterion at force threshold ``fmax_ev_ang``.
+
+    ASE's ``FrechetCellFilter`` treats each row of the virial divided by the number of atoms (eV) as a force
+    and stops when its norm is <= fmax: ``|σ| <= fmax N / V``. pw.x bounds each free stress component; with
+    only c free (``normal``) that is the same bound, with the whole cell free (``all``) fmax/√3 bounds the
+    row norm, as in :func:`qe_force_threshold`.
+    """
+    bound_ev_ang3 = fmax_ev_ang * atoms / volume_ang3 / (math.sqrt(3) if cell == 'all' else 1.0)
+    return bound_ev_ang3 / GPa * 10
 
 
 def kpoint_mesh(cell, spacing_inv_ang: float) -> list[int]:

@@ -36,6 +36,9 @@ from aiida_ifacerank.science.layers import LAYER_KEYS
 from aiida_ifacerank.tools import dft as settings
 
 PwCalculation = CalculationFactory('quantumespresso.pw')
+GPA = 160.21766208
+"""1 eV/Å³ in GPa (aiida-quantumespresso gives stress in GPa, aiida-vasp in kbar = 0.1 GPa; both with the engines'
+sign, positive under compression, the opposite of ASE's)."""
 PwRelaxWorkChain = WorkflowFactory('quantumespresso.pw.relax')
 VaspRelaxWorkChain = WorkflowFactory('vasp.relax')
 
@@ -236,6 +239,13 @@ class DftWorkChain(ProtocolMixin, WorkChain):
         spec.output('energy', valid_type=orm.Float, help='Total energy (eV) of the output structure.')
         spec.output('forces', valid_type=orm.ArrayData, help="Array 'forces' (eV/Å, atoms x 3) on that structure.")
         spec.output(
+            'stress',
+            valid_type=orm.ArrayData,
+            required=False,
+            help="Array 'stress' (eV/Å³, 3 x 3, ASE's sign: negative when the cell would shrink) on that structure, "
+            'when the engine computed it (pw.x tstress, VASP ISIF >= 1).',
+        )
+        spec.output(
             'summary',
             valid_type=orm.Dict,
             help='energy_ev, max_force_ev_ang, converged, ionic_steps, jobs, wall_time_s, cpu_time_s, core_hours '
@@ -291,6 +301,11 @@ class DftWorkChain(ProtocolMixin, WorkChain):
     def _qe_inputs(code, structure, inputs, task, cell, use_gamma, options):
         qe = inputs['qe']
         parameters = {'CONTROL': {'forc_conv_thr': settings.qe_force_threshold(inputs['fmax_ev_ang'])}}
+        if task == 'relax' and cell != 'fixed':
+            pressure = settings.qe_pressure_threshold(
+                inputs['fmax_ev_ang'], len(structure.sites), structure.get_cell_volume(), cell
+            )
+            parameters['CELL'] = {'press_conv_thr': pressure}
         if inputs['dipole_correction']:
             parameters = recursive_merge(parameters, settings.qe_dipole_parameters())
         base = {
@@ -455,7 +470,8 @@ def _mpiprocs(job) -> int:
 
 @calcfunction
 def normalize_qe(parameters, trajectory, mpiprocs, fixed=None, **retrieved):
-    """Energy (eV) and forces (eV/Å) of the last pw.x run; steps, wall and CPU time summed over all runs.
+    """Energy (eV), forces (eV/Å) and stress (eV/Å³, if computed) of the last pw.x run; steps, wall and CPU time
+    summed over all runs.
 
     ``retrieved_<i>`` are the retrieved folders of all pw.x jobs, ``mpiprocs[i]`` their MPI processes;
     ``fixed`` (frozen layers, per site three flags) leaves the fixed atoms out of the largest force.
@@ -473,6 +489,7 @@ def normalize_qe(parameters, trajectory, mpiprocs, fixed=None, **retrieved):
     return _outputs(
         energy=parameters['energy'],
         forces=trajectory.get_array('forces')[-1],
+        stress=-trajectory.get_array('stress')[-1] / GPA if 'stress' in trajectory.get_arraynames() else None,
         summary={
             'engine': 'qe',
             'ionic_steps': int(steps),
@@ -489,7 +506,8 @@ def normalize_qe(parameters, trajectory, mpiprocs, fixed=None, **retrieved):
 
 @calcfunction
 def normalize_vasp(misc, mpiprocs, fixed=None, **jobs):
-    """Energy (eV, extrapolated to zero smearing) and forces (eV/Å) of the last VASP run; steps and time summed.
+    """Energy (eV, extrapolated to zero smearing), forces (eV/Å) and stress (eV/Å³, if computed) of the last VASP
+    run; steps and time summed.
 
     ``misc_<i>`` are the parsed outputs of all VASP jobs, ``mpiprocs[i]`` their MPI processes; ``fixed`` as
     in :func:`normalize_qe`.
@@ -506,6 +524,7 @@ def normalize_vasp(misc, mpiprocs, fixed=None, **jobs):
     return _outputs(
         energy=output['total_energies']['energy_extrapolated'],
         forces=output['forces'],
+        stress=-np.asarray(output['stress']) * 0.1 / GPA if output.get('stress') is not None else None,
         summary={
             'engine': 'vasp',
             'ionic_steps': int(steps),
@@ -519,13 +538,17 @@ def normalize_vasp(misc, mpiprocs, fixed=None, **jobs):
     )
 
 
-def _outputs(energy: float, forces, summary: dict, fixed: orm.List | None) -> dict:
+def _outputs(energy: float, forces, stress, summary: dict, fixed: orm.List | None) -> dict:
     forces = np.asarray(forces, dtype=float)
     array = orm.ArrayData()
     array.set_array('forces', forces)
     max_force = settings.max_force(forces, fixed.get_list() if fixed is not None else None)
-    return {
+    outputs = {
         'energy': orm.Float(energy),
         'forces': array,
         'summary': orm.Dict({**summary, 'energy_ev': float(energy), 'max_force_ev_ang': max_force, 'converged': True}),
     }
+    if stress is not None:
+        outputs['stress'] = orm.ArrayData()
+        outputs['stress'].set_array('stress', np.asarray(stress, dtype=float).reshape(3, 3))
+    return outputs

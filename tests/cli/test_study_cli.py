@@ -1,6 +1,6 @@
 """``aiida-ifacerank study`` and ``export`` on the session's stored Si|Ge study (``stored_study``), and bad input."""
 
-import time
+import itertools
 
 import pandas as pd
 import pytest
@@ -40,7 +40,6 @@ def count(node_class, **filters) -> int:
 def test_status_shows_every_stage_with_its_counts(stored_study):
     result = invoke('study', 'status', stored_study.pk)
     assert result.exit_code == 0, result.output
-    print(result.output)
     lines = result.output.splitlines()
     assert lines[0] == f'ifacerank.study<{stored_study.pk}> Si | Ge: finished, exit status 0'
     rows = {line[2:30].strip(): line[30:].split() for line in lines[1:]}
@@ -57,6 +56,8 @@ def test_status_shows_every_stage_with_its_counts(stored_study):
         bar, shown = rows[stage][:2]
         assert shown == counted and bar == '[' + '#' * 24 + ']', (stage, rows[stage])
     assert 'Failures:' not in result.output
+    # an ended study: --watch prints it once and returns
+    assert invoke('study', 'status', stored_study.pk, '--watch', 5).output.splitlines() == ['[0 s]', *lines]
 
 
 def test_report_writes_the_tables_and_a_summary(stored_study, tmp_path):
@@ -77,8 +78,24 @@ def test_report_writes_the_tables_and_a_summary(stored_study, tmp_path):
         finished, outside = (rows['exit_status'] == 0).sum(), (rows['failure'] == 'not in the DFT subset').sum()
         assert f'{mode:<8} {finished:>4} / {0:>3} / {outside:>3}' in summary
     stats = stored_study.outputs.ranking.stats.get_dataframe()
-    rho = stats[(stats['group_key'] == 'all') & (stats['mode_b'] == 'MLP@MLP')]['spearman_rho'].iloc[0]
-    assert f'MLP@MLP vs DFT@DFT: n 2, Spearman {rho:.3f}' in summary
+    pair = stats[(stats['group_key'] == 'all') & (stats['mode_a'] == 'DFT@DFT') & (stats['mode_b'] == 'MLP@MLP')]
+    pair = pair.iloc[0]
+    lines = summary.splitlines()
+    header = next(line.split() for line in lines if line.strip().startswith('mode pair'))
+    row = next(line.split() for line in lines if line.strip().startswith('MLP@MLP vs DFT@DFT'))
+    tops = [int(name[4:]) for name in header if name.startswith('Top-')]
+    assert tops
+    overlaps = ['-' if pd.isna(pair[f'top{n}_overlap']) else f'{int(pair[f"top{n}_overlap"])}/{n}' for n in tops]
+    assert row[3:] == [
+        str(pair['n']),
+        f'{pair["spearman_rho"]:.3f}',
+        f'{pair["kendall_tau_b"]:.3f}',
+        *overlaps,
+        f'{pair["rmse"]:.4f}',
+        f'{pair["mae"]:.4f}',
+        str(pair['class_flips']),
+        str(pair['boundary_inversions']),
+    ]
     for name in (*REPORT_PLOTS, 'matched_planes'):
         for suffix in ('png', 'svg'):
             assert (tmp_path / f'{name}.{suffix}').stat().st_size > 1000, name
@@ -190,13 +207,16 @@ def test_submit_runs_and_status_gives_the_failure(study_codes, trained_mace_file
     assert node.process_type == f'aiida.workflows:{STUDY_ENTRY_POINT}'
     assert node.inputs.fmax_ev_ang.value == 0.05  # fast (the option) over balanced (the file)
     assert node.pk in [member.pk for member in Group.collection.get(label='cli/tests').nodes]
-    deadline = time.time() + 900
-    while not node.is_terminated:
-        assert time.time() < deadline, 'the study did not finish in 900 s'
-        time.sleep(2)
+    # --watch follows the study in one process until it ends: a block per change, the last one the end
+    watched = invoke('study', 'status', node.pk, '--watch', 1).output.splitlines()
+    assert node.is_terminated
     assert node.exit_status == StudyWorkChain.exit_codes.ERROR_GENERATION_FAILED.status, node.exit_message
     lines = invoke('study', 'status', node.pk).output.splitlines()
     assert lines[0] == f'ifacerank.study<{node.pk}> Si | Ge: finished, exit status 300'
+    headers = [index for index, line in enumerate(watched) if line.startswith('[') and line.endswith(' s]')]
+    assert headers[0] == 0 and watched[headers[-1] + 1 :] == lines
+    blocks = [watched[start + 1 : end] for start, end in itertools.pairwise([*headers, len(watched)])]
+    assert all(before != after for before, after in itertools.pairwise(blocks))  # printed only when it changed
     failures = lines[lines.index('Failures:') + 1 :]
     assert len(failures) == 1 and failures[0].startswith('  generation: generate_interfaces<')
     assert 'no lattice match within max_area 10.0' in failures[0] and 'no lattice match' in node.exit_message
@@ -251,7 +271,7 @@ def direct_rows(study) -> dict:
         (('--plane', '(110)|(110)'), lambda row: False),
         (('--below', 2.0), lambda row: row['rho'] is not None),
         (('--below', 0.0), lambda row: row['rho'] is not None and row['rho'] < 0),
-        (('--material', 'Si', '--above', -2.0), lambda row: row['rho'] is not None),
+        (('--material', 'Si', '--above', -2.0), lambda row: 'Si' in row['elements'] and row['rho'] is not None),
     ],
 )
 def test_query_finds_exactly_the_studies_a_direct_filter_keeps(stored_study, second_study, arguments, keep):

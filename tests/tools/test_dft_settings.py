@@ -13,6 +13,25 @@ def test_qe_force_threshold_bounds_the_force_norm():
     assert np.linalg.norm(worst) == pytest.approx(0.01, rel=1e-12)
 
 
+@pytest.mark.parametrize(('cell', 'mask'), [('normal', [0, 0, 1, 0, 0, 0]), ('all', [1] * 6)])
+def test_qe_pressure_threshold_is_the_mlp_cell_criterion(cell, mask):
+    """At every free stress component on QE's limit, the cell rows of ASE's FrechetCellFilter (the MLP
+    relaxation's criterion) have norms of at most fmax, and the largest equals it."""
+    from ase.build import bulk  # noqa: PLC0415
+    from ase.calculators.singlepoint import SinglePointCalculator  # noqa: PLC0415
+    from ase.filters import FrechetCellFilter  # noqa: PLC0415
+    from ase.units import GPa  # noqa: PLC0415
+
+    atoms = bulk('Si', 'diamond', 5.43, cubic=True)
+    threshold_kbar = dft.qe_pressure_threshold(0.05, len(atoms), atoms.get_volume(), cell)
+    stress = np.array(mask) * threshold_kbar * GPa / 10  # Voigt, eV/Å³
+    atoms.calc = SinglePointCalculator(atoms, energy=0.0, forces=np.zeros((8, 3)), stress=stress)
+    rows = FrechetCellFilter(atoms, mask=mask).get_forces()[len(atoms) :]
+    assert np.linalg.norm(rows, axis=1).max() == pytest.approx(0.05, rel=1e-9)
+    # Si at 5.43 Å: fmax·N/V = 0.05·8/160.1 eV/Å³ = 4.0 kbar
+    assert threshold_kbar == pytest.approx(0.05 * 8 / 5.43**3 * 1602.1766 / (np.sqrt(3) if cell == 'all' else 1))
+
+
 def test_kpoint_mesh_follows_the_cell_lengths_at_one_spacing():
     """Si|Ge (001) 8-atom cell 3.87 x 3.87 x 11.2 Å: |b| = 2π/L; bulk Si fcc primitive: |b| = 2π√3/a."""
     cell = np.diag([3.87, 3.87, 11.2])

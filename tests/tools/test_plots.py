@@ -19,7 +19,7 @@ COMPARED = MODES[1:]
 @pytest.fixture(scope='module')
 def sige():
     """The example Si-Ge study: 42 interfaces, four modes, two failed in DFT@DFT and DFT@MLP, many ties."""
-    return analyse(read_results_csv('examples/sige_results.csv'), top_n=[5, 10], tolerance=1e-4)
+    return analyse(read_results_csv('tests/fixtures/tersoff_sige_results.csv'), top_n=[5, 10], tolerance=1e-4)
 
 
 def mixed_table(n=80, seed=0):

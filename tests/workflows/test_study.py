@@ -19,7 +19,7 @@ from aiida_ifacerank.science.energetics import formation_energy
 from aiida_ifacerank.science.lattice import interface_area
 from aiida_ifacerank.tools.pseudos import install_family
 from aiida_ifacerank.workflows.study import StudyWorkChain
-from tests.studies import TINY, crystal, study_builder
+from tests.studies import LOOSE_FMAX, TINY, crystal, study_builder
 
 pytestmark = pytest.mark.slow
 
@@ -153,10 +153,22 @@ def test_si_ge_study_four_modes_failure_cache_and_sigkill(
     def builder():
         return study_builder(python, failing, trained_mace_file, 'Si', 'Ge', dft_subset={'choice': 'smallest', 'n': 2})
 
+    # the first run: the daemon killed with SIGKILL while DFT runs, then started again
     set_caching(started_daemon_client, aiida_profile.name, list(CACHED_PROCESSES))
     started = time.perf_counter()
-    study = wait(submit(builder()))
+    study = submit(builder())
+    deadline = time.time() + 1800
+    while not running_pw_jobs(study):  # mid-study: DFT relaxations running, as most of a study's time
+        assert time.time() < deadline and not study.is_terminated, study.exit_message
+        time.sleep(2)
+    kill_daemon(started_daemon_client)
+    time.sleep(5)
+    started_daemon_client.start_daemon()
+    wait(study)
     first_wall = time.perf_counter() - started
+    assert not any(
+        job.base.caching.is_created_from_cache for job in calcjobs(study) if job.process_label == 'PwCalculation'
+    )
 
     # the injected failure is recorded with its reason; the study finishes and says what is missing
     assert study.exit_status == StudyWorkChain.exit_codes.ERROR_INCOMPLETE.status, study.exit_message
@@ -188,52 +200,49 @@ def test_si_ge_study_four_modes_failure_cache_and_sigkill(
     agreement = study.outputs.report.agreement.get_dataframe()
     assert len(agreement) == 2 and (agreement['rmsd_ang'] < 0.5).all()
 
-    # the same study again: every job comes from the cache, the numbers are the same
+    # the same study again, uninterrupted: every job comes from the cache, the numbers are the same, and the killed
+    # run called the same stages with as many pw.x jobs each (nothing ran twice)
     started = time.perf_counter()
     again = wait(submit(builder()))
     cached_wall = time.perf_counter() - started
+    assert again.exit_status == study.exit_status, again.exit_message
     jobs = calcjobs(again)
     assert jobs and all(job.base.caching.is_created_from_cache for job in jobs if job.is_finished_ok)
     np.testing.assert_array_equal(
         again.outputs.formation.get_dataframe()['formation_ev_ang2'], formation['formation_ev_ang2']
     )
-
-    # once more without the cache, the daemon killed with SIGKILL while DFT runs, then started again
-    set_caching(started_daemon_client, aiida_profile.name, [])
-    killed = submit(builder())
-    deadline = time.time() + 1800
-    while not running_pw_jobs(killed):  # mid-study: DFT relaxations running, as most of a study's time
-        assert time.time() < deadline and not killed.is_terminated, killed.exit_message
-        time.sleep(2)
-    kill_daemon(started_daemon_client)
-    time.sleep(5)
-    started_daemon_client.start_daemon()
-    wait(killed)
-    assert killed.exit_status == study.exit_status, killed.exit_message
-    assert not any(job.base.caching.is_created_from_cache for job in calcjobs(killed))
-    labels = [link.link_label for link in calls(killed)]
-    assert sorted(labels) == sorted(link.link_label for link in calls(study))  # no stage ran twice
-    uninterrupted = {link.link_label: link.node for link in calls(study)}
-    for link in calls(killed):
+    labels = [link.link_label for link in calls(study)]
+    assert sorted(labels) == sorted(link.link_label for link in calls(again))
+    uninterrupted = {link.link_label: link.node for link in calls(again)}
+    for link in calls(study):
         if link.link_label.startswith('dft_'):  # one pw.x job per DFT run (two where aiida-qe retried the failure)
             pw_jobs = [job for job in calcjobs(link.node) if job.process_label == 'PwCalculation']
             reference = calcjobs(uninterrupted[link.link_label])
             assert len(pw_jobs) == len([job for job in reference if job.process_label == 'PwCalculation'])
-    np.testing.assert_allclose(
-        killed.outputs.formation.get_dataframe()['formation_ev_ang2'], formation['formation_ev_ang2'], atol=1e-8
-    )
-    print(f'study wall time {first_wall:.0f} s; cached repeat {cached_wall:.0f} s')
+    set_caching(started_daemon_client, aiida_profile.name, [])
+    print(f'study wall time (daemon killed once) {first_wall:.0f} s; cached repeat {cached_wall:.0f} s')
 
 
 def test_ge_ge_study_ranks_the_bulk_continuation_first(codes, trained_mace_file, submit_and_await):
     """Three Ge|Ge (001) candidates, shifts 0 and 1/2 along b: one is bulk Ge (the bulk continuation), the other two
-    have their bonds turned by 90° across the interface or no bonds across it (DFT may relax them to bulk too).
+    have their bonds turned by 90° across the interface or no bonds across it. The MLP ranks the continuation first
+    with E_f = 0 exactly; DFT relaxes the MLP's first candidate (``dft_subset`` ``mlp_top``, as a screening would),
+    and its E_f is zero in every DFT mode too.
 
     DFT k-points at 0.3 Å⁻¹ (the fast protocol): E_f of the bulk continuation is the k-point error of the 8-atom cell
     (3x3x1 at 0.7 Å⁻¹, 6x6x2 at 0.3) against the primitive bulk (3x3x3, 7x7x7), -0.053 and -0.0010 eV/Å² by pw.x."""
     python, pw = codes
     tiny = {**TINY['generation'], 'shift_grid': [1, 2]}
-    builder = study_builder(python, pw, trained_mace_file, 'Ge', 'Ge', generation=tiny, kpoints_distance_inv_ang=0.3)
+    builder = study_builder(
+        python,
+        pw,
+        trained_mace_file,
+        'Ge',
+        'Ge',
+        generation=tiny,
+        kpoints_distance_inv_ang=0.3,
+        dft_subset={'choice': 'mlp_top', 'n': 1},
+    )
     study = submit_and_await(builder, timeout=1800)
     assert study.is_finished_ok, study.exit_message
     bulk = crystal('Ge').get_pymatgen_structure()
@@ -248,17 +257,19 @@ def test_ge_ge_study_ranks_the_bulk_continuation_first(codes, trained_mace_file,
     assert len(continuation) == 1
     results = study.outputs.ranking.results.get_dataframe().set_index('interface')
     assert len(results) == 3
-    for mode in MODES:
-        energy = results[f'energy_{mode}']
-        assert abs(energy[continuation[0]]) < 2e-3, mode  # eV/Å²
-        assert energy[continuation[0]] <= energy.drop(continuation).min() + 2e-3, mode  # first, or tied with bulk
     mlp = results['energy_MLP@MLP']
     assert abs(mlp[continuation[0]]) < 1e-6 and results.at[continuation[0], 'rank_MLP@MLP'] == 1  # exact bulk
+    for mode in MODES:
+        energy = results[f'energy_{mode}'].dropna()
+        assert abs(energy[continuation[0]]) < 2e-3, mode  # eV/Å²
+        if mode != 'MLP@MLP':
+            assert list(energy.index) == continuation, mode  # DFT on the MLP's first candidate only
 
 
 def test_artemis_backend_feeds_the_study(codes, artemis_code, trained_mace_file, submit_and_await):
     """The ARTEMIS backend in place of pymatgen: its three Si|Ge (001) candidates (8 atoms, shifts 0, 1/3, 2/3) are
-    the ones relaxed and ranked, DFT on the first of them, every E_f equal to the one from the stored jobs."""
+    the ones relaxed and ranked, DFT on the first of them, every E_f equal to the one from the stored jobs
+    (relaxations to ``LOOSE_FMAX``: what is tested is the backend's candidates in the study, not its physics)."""
     python, pw = codes
     artemis_tags = {'NMATCH': 1, 'TOL_VEC': 5.0, 'TOL_ANG': 1.0, 'TOL_AREA': 10.0, 'TOL_MAXSIZE': 1}
     artemis_tags |= {'LW_MILLER': [0, 0, 1], 'UP_MILLER': [0, 0, 1], 'LW_NUM_LAYERS': 2, 'UP_NUM_LAYERS': 2}
@@ -270,7 +281,7 @@ def test_artemis_backend_feeds_the_study(codes, artemis_code, trained_mace_file,
         crystal('Si'),
         crystal('Ge'),
         protocol='fast',
-        overrides=overrides,
+        overrides={**overrides, 'fmax_ev_ang': LOOSE_FMAX},
         model=PotentialModelData.get_or_create(trained_mace_file),
         artemis_code=artemis_code,
     )
