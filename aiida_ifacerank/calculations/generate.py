@@ -10,7 +10,7 @@ from aiida.orm import Dict, Group, StructureData
 
 from aiida_ifacerank.common.candidates import CANDIDATE_PREFIX, candidate_outputs
 from aiida_ifacerank.data import TableData
-from aiida_ifacerank.science.generation import GenerationParameters, check_bulk, generate
+from aiida_ifacerank.science.generation import GenerationParameters, check_bulk, check_cell, generate
 
 
 def generation_parameters(parameters: dict | None) -> GenerationParameters:
@@ -33,6 +33,7 @@ def check_inputs(lower: StructureData, upper: StructureData, parameters: dict | 
     for name, structure in (('lower', lower), ('upper', upper)):
         if not all(structure.pbc):
             raise ValueError(f'{name} bulk structure must be periodic in all three directions, pbc is {structure.pbc}.')
+        check_cell(structure.cell, len(structure.sites), name)  # before pymatgen, which needs the inverse cell
         check_bulk(structure.get_pymatgen_structure(), name)
     return generation_parameters(parameters)
 

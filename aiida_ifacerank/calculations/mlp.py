@@ -150,6 +150,7 @@ class MlpCalculation(CalcJob):
         if 'model' in self.inputs:
             calcinfo.local_copy_list.append((self.inputs.model.uuid, self.inputs.model.filename, self._MODEL))
             settings['model_file'] = self._MODEL
+            settings['model_sha256'] = self.inputs.model.sha256  # the driver checks it before loading
         elif 'model_path' in self.inputs:
             calcinfo.remote_symlink_list.append(
                 (self.inputs.code.computer.uuid, self.inputs.model_path.value, self._MODEL)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import yaml
 
 from . import cmd_root
 
@@ -51,18 +50,11 @@ def cmd_submit(config_file, dry_run, **options):
     """
     from aiida.engine import submit  # noqa: PLC0415
 
-    from aiida_ifacerank.common.config import ConfigError, StudyConfig, submission_problem  # noqa: PLC0415
+    from aiida_ifacerank.common.config import ConfigError, StudyConfig, read_mapping, submission_problem  # noqa: PLC0415
 
-    values = {}
-    if config_file is not None:
-        try:
-            values = yaml.safe_load(config_file.read_text()) or {}
-        except yaml.YAMLError as exception:
-            _fail(f'{config_file}: not valid YAML ({exception}).')
-        if not isinstance(values, dict):
-            _fail(f'{config_file}: a mapping of study settings is needed, got {type(values).__name__}.')
-    values.update({key: value for key, value in options.items() if value is not None})
     try:
+        values = read_mapping(config_file, 'study settings') if config_file is not None else {}
+        values.update({key: value for key, value in options.items() if value is not None})
         config = StudyConfig.from_values(values, source=str(config_file or 'options'))
         builder = config.builder()
     except ConfigError as exception:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from aiida import orm
 from aiida_submission_controller import BaseSubmissionController
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aiida_ifacerank.common.config import ConfigError, StudyConfig
+from aiida_ifacerank.common.config import ConfigError, StudyConfig, read_mapping
 
 EXTRA = 'ifacerank_campaign'
 """Extra of a submitted study: its name in the campaign."""
@@ -39,12 +38,7 @@ class CampaignConfig(BaseModel):
     @classmethod
     def from_file(cls, path: Path) -> CampaignConfig:
         """The validated campaign of ``path``: ConfigError naming every problem (of the file and of each study)."""
-        try:
-            values = yaml.safe_load(Path(path).read_text())
-        except yaml.YAMLError as exception:
-            raise ConfigError(f'{path}: not valid YAML ({exception}).') from None
-        if not isinstance(values, dict):
-            raise ConfigError(f'{path}: a mapping with group, max_concurrent, defaults and studies is needed.')
+        values = read_mapping(path, 'group, max_concurrent, defaults and studies')
         try:
             campaign = cls(**values)
         except ValidationError as error:

@@ -13,6 +13,20 @@ class ConfigError(ValueError):
     """Settings that cannot make a study: the message names each bad input and what to do."""
 
 
+def read_mapping(path: Path, needed: str) -> dict:
+    """The YAML mapping in the file ``path``; ConfigError in one line if it is not valid YAML or not a mapping
+    (``needed`` says of what)."""
+    import yaml  # noqa: PLC0415
+
+    try:
+        values = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exception:
+        raise ConfigError(f'{path}: not valid YAML ({" ".join(str(exception).split())}); fix the file.') from None
+    if not isinstance(values, dict):
+        raise ConfigError(f'{path}: a mapping of {needed} is needed, got {type(values).__name__}.')
+    return values
+
+
 class StudyConfig(BaseModel):
     """Settings of ``aiida-ifacerank study submit`` (the keys of its YAML file)."""
 
@@ -116,7 +130,10 @@ class StudyConfig(BaseModel):
             return self.model
         path = Path(str(self.model))
         if path.is_file():
-            return PotentialModelData.get_or_create(path)
+            try:
+                return PotentialModelData.get_or_create(path)
+            except ValueError as exception:
+                raise ConfigError(f'model: {exception}') from None
         try:
             node = load_node(self.model)
         except Exception:  # NotExistent, MultipleObjectsError, not an identifier
@@ -136,11 +153,19 @@ class StudyConfig(BaseModel):
         dft = DftWorkChain.get_protocol_inputs(builder.dft.protocol.value, builder.dft.overrides.get_dict())
         key = 'pseudo_family' if self.engine == 'qe' else 'potential_family'
         family = dft[self.engine][key]
-        if not QueryBuilder().append(Group, filters={'label': family}).count():
+        group = QueryBuilder().append(Group, filters={'label': family}).first(flat=True)
+        if group is None:
             hint = (
                 '`aiida-ifacerank install-pseudos`' if self.engine == 'qe' else "aiida-vasp's `verdi data vasp-potcar`"
             )
             raise ConfigError(f'{key} {family!r} of the DFT protocol is not installed in this profile: use {hint}.')
+        elements = set(builder.lower.get_symbols_set()) | set(builder.upper.get_symbols_set())
+        missing = sorted(elements - set(getattr(group, 'elements', elements)))
+        if missing:
+            raise ConfigError(
+                f'{key} {family!r} has no pseudopotential for {missing}: install a family that covers every element '
+                '(overrides.dft.overrides.qe.pseudo_family).'
+            )
 
 
 def submission_problem() -> str | None:

@@ -45,8 +45,8 @@ def load_study(identifier) -> orm.WorkChainNode:
         node = orm.load_node(identifier)
     except Exception as exception:  # NotExistent, MultipleObjectsError, a malformed identifier: one message
         raise ValueError(f'no node with identifier {identifier!r} in this profile ({exception}).') from None
-    if node.process_type != f'aiida.workflows:{STUDY_ENTRY_POINT}':
-        kind = node.process_label or type(node).__name__
+    if getattr(node, 'process_type', None) != f'aiida.workflows:{STUDY_ENTRY_POINT}':
+        kind = getattr(node, 'process_label', None) or type(node).__name__
         raise ValueError(f'node {node.pk} is a {kind}, not an {STUDY_ENTRY_POINT} work chain.')
     return node
 

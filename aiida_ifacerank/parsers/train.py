@@ -38,14 +38,18 @@ COLUMNS = [
 valid, then the driver's record (``drivers/train_errors.py``); stress RMSE NaN without a reference stress."""
 
 
-def describe_model(model) -> str:
-    """Short description of a MACE model object: class, cutoff (Å), interactions, hidden irreps, elements."""
+def model_elements(model) -> list[str]:
+    """Chemical symbols of the elements a MACE model object knows."""
     from ase.data import chemical_symbols  # noqa: PLC0415
 
-    elements = ' '.join(chemical_symbols[int(number)] for number in model.atomic_numbers)
+    return [chemical_symbols[int(number)] for number in model.atomic_numbers]
+
+
+def describe_model(model) -> str:
+    """Short description of a MACE model object: class, cutoff (Å), interactions, hidden irreps, elements."""
     return (
         f'{type(model).__name__}: r_max {float(model.r_max):g} Å, {int(model.num_interactions)} interactions, '
-        f'hidden irreps {model.products[0].linear.irreps_out}, elements {elements}'
+        f'hidden irreps {model.products[0].linear.irreps_out}, elements {" ".join(model_elements(model))}'
     )
 
 
@@ -90,12 +94,15 @@ class MaceTrainParser(Parser):
             import mace.modules  # noqa: F401, PLC0415 - the classes of the pickled model
             import torch  # noqa: PLC0415
 
-            architecture = describe_model(torch.load(io.BytesIO(content), map_location='cpu', weights_only=False))
+            model = torch.load(io.BytesIO(content), map_location='cpu', weights_only=False)
+            architecture, elements = describe_model(model), model_elements(model)
         except Exception as exception:
             return self.exit_codes.ERROR_MODEL_LOAD.format(reason=f'{type(exception).__name__}: {exception}')
         self.out(
             'model',
-            PotentialModelData(io.BytesIO(content), filename=filename, engine='mace', architecture=architecture),
+            PotentialModelData(
+                io.BytesIO(content), filename=filename, engine='mace', architecture=architecture, elements=elements
+            ),
         )
 
         training_set = self.node.inputs.training_set

@@ -31,6 +31,10 @@ MATCHER_SETTINGS = {'ltol': 0.05, 'stol': 0.05, 'angle_tol': 1.0, 'primitive_cel
 shifts (a fraction of an Å apart) stay distinct; site tolerance 0.05 (V/N)^(1/3) ≈ 0.14 Å for Si."""
 
 
+LIMITS = {'max_miller': 5, 'max_area': 2000.0, 'max_atoms': 5000, 'max_length_strain': 0.5, 'max_von_mises_strain': 0.5}
+"""Largest sensible generation limits: above them the number of candidates or their size is absurd (a typo)."""
+
+
 @dataclass(frozen=True)
 class GenerationParameters:
     """Limits and choices of a generation run (see ``docs/generation.md``)."""
@@ -104,6 +108,10 @@ class GenerationParameters:
             problems.append(f'every extra gap must be > 0 Å, got {self.gaps}')
         if len(self.shift_grid) != 2 or any(int(n) < 1 for n in self.shift_grid):
             problems.append(f'shift_grid must be two integers >= 1, got {self.shift_grid}')
+        for name, limit in LIMITS.items():
+            value = getattr(self, name)
+            if any(v > limit for v in (value if isinstance(value, tuple) else (value,))):
+                problems.append(f'{name} {value} is over the limit {limit} (thousands of candidates or hours of work)')
         if not 0 < self.min_distance_factor < 2:
             problems.append(f'min_distance_factor must be in (0, 2), got {self.min_distance_factor}')
         if problems:
@@ -128,13 +136,34 @@ class GenerationResult:
     dropped: list[dict] = field(default_factory=list)
 
 
-def check_bulk(structure: Structure, name: str, max_vacuum: float = 5.0) -> None:
-    """Raise ``ValueError`` unless ``structure`` is a 3D-periodic bulk crystal without a vacuum gap (Å)."""
+def check_cell(cell, num_atoms: int, name: str) -> None:
+    """Raise ``ValueError`` if the cell (rows, Å) has (almost) no volume: linearly dependent vectors."""
+    volume = abs(float(np.linalg.det(np.asarray(cell, dtype=float))))
+    if not volume > 1e-3 * num_atoms:
+        raise ValueError(
+            f'{name} bulk structure has a cell of volume {volume:.2g} Å³: its cell vectors are linearly dependent '
+            '(zero area or length); fix its file.'
+        )
+
+
+def check_bulk(structure: Structure, name: str, max_vacuum: float = 5.0, min_distance: float = 0.5) -> None:
+    """Raise ``ValueError`` unless ``structure`` is a 3D-periodic bulk crystal with finite coordinates, a cell of
+    volume, no two atoms closer than ``min_distance`` (Å) and no vacuum gap over ``max_vacuum`` (Å)."""
     if len(structure) == 0:
         raise ValueError(f'{name} bulk structure has no atoms.')
     if hasattr(structure.lattice, 'pbc') and not all(structure.lattice.pbc):
         raise ValueError(
             f'{name} bulk structure is not periodic in all three directions (pbc {structure.lattice.pbc}).'
+        )
+    if not (np.isfinite(structure.lattice.matrix).all() and np.isfinite(structure.frac_coords).all()):
+        raise ValueError(f'{name} bulk structure has NaN or infinite cell vectors or coordinates: fix its file.')
+    check_cell(structure.lattice.matrix, len(structure), name)
+    close = [(i, j) for i, neighbours in enumerate(structure.get_all_neighbors(min_distance)) for j in neighbours]
+    if close:
+        first, neighbour = close[0]
+        raise ValueError(
+            f'{name} bulk structure has atoms closer than {min_distance} Å (site {first} and site '
+            f'{neighbour.index} at {neighbour.nn_distance:.3f} Å): overlapping atoms; fix its file.'
         )
     for axis in range(3):
         spacing = structure.lattice.volume / np.linalg.norm(

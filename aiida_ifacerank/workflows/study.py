@@ -53,6 +53,14 @@ def validate_inputs(inputs, _):
                 f'{name} must be an elemental crystal (μ per element from its bulk), got {structure.get_formula()}: '
                 'compounds need a chemical-potential choice that ifacerank.study does not make.'
             )
+    model = inputs['mlp']['mlp'].get('model')
+    if model is not None and model.elements is not None:
+        missing = sorted((set(lower.get_symbols_set()) | set(upper.get_symbols_set())) - set(model.elements))
+        if missing:
+            return (
+                f'mlp.mlp.model<{model.pk}> knows only {model.elements}, not {missing}: give a model trained on every '
+                'element of the two crystals.'
+            )
     try:
         if 'artemis' not in inputs:
             check_inputs(lower, upper, inputs['generation'].get_dict() if 'generation' in inputs else {})

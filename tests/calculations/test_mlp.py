@@ -133,10 +133,44 @@ def test_broken_structures_are_flagged_and_the_rest_finish(python_code, random_m
 
 
 def test_corrupt_model_file_gives_its_exit_code(python_code, tmp_path):
+    """A file that is no model is refused when stored by path; stored as a node anyway, the job ends with 310."""
     corrupt = tmp_path / 'corrupt.model'
     corrupt.write_bytes(b'not a torch file')
-    _, node = run_batch(python_code, corrupt, si_ge_cells(1), task='single_point')
+    with pytest.raises(ValueError, match='is not a PyTorch model archive'):
+        run_batch(python_code, corrupt, si_ge_cells(1), task='single_point')
+    _, node = run_get_node(
+        MlpCalculation,
+        code=python_code,
+        structures=StructureCollectionData.from_structures(si_ge_cells(1)),
+        model=PotentialModelData(str(corrupt)).store(),
+        parameters=Dict({'task': 'single_point'}),
+    )
     assert node.exit_status == MlpCalculation.exit_codes.ERROR_MODEL_LOAD.status
+
+
+def test_model_file_changed_after_storing_is_never_loaded(python_code, random_model_file, tmp_path):
+    """A model node whose repository file was replaced by another, loadable model: the driver checks the sha256
+    before ``torch.load`` and the job ends with 310 naming the mismatch."""
+    from aiida.manage import get_manager  # noqa: PLC0415
+
+    model = PotentialModelData.get_or_create(build_random_mace(tmp_path / 'own.model', seed=4242))
+    key = model.base.repository.get_object(model.filename).key
+    container = get_manager().get_profile_storage().get_repository()._container  # noqa: SLF001 - no public path
+    loose = Path(container.get_folder()) / 'loose' / key[:2] / key[2:]
+    assert key == model.sha256 and loose.is_file()
+    loose.chmod(0o644)
+    loose.write_bytes(random_model_file.read_bytes())
+    inputs = {'code': python_code, 'structures': StructureCollectionData.from_structures(si_ge_cells(1))}
+    _, node = run_get_node(MlpCalculation, model=model, parameters=Dict({'task': 'single_point'}), **inputs)
+    assert node.exit_status == MlpCalculation.exit_codes.ERROR_MODEL_LOAD.status
+    assert f'not the {model.sha256} of its model node' in node.exit_message
+    _, control = run_get_node(
+        MlpCalculation,
+        model=PotentialModelData.get_or_create(random_model_file),
+        **inputs,
+        parameters=Dict({'task': 'single_point'}),
+    )
+    assert control.is_finished_ok  # the same bytes under their own node load
 
 
 def test_bad_settings_are_refused_before_submission(python_code, random_model_file):

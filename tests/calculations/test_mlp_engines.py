@@ -105,7 +105,7 @@ def test_engine_mistakes_are_refused_before_submission(python_code, tmp_path):
             MlpCalculation,
             code=python_code,
             structures=StructureCollectionData.from_structures(si_ge_cells(1)),
-            model=PotentialModelData.get_or_create(model_file),
+            model=PotentialModelData(str(model_file)).store(),  # engine mace; the bytes are not read
             parameters=Dict({'engine': 'chgnet'}),
         )
 

@@ -88,6 +88,7 @@ def test_job_runs_through_the_daemon(python_code, training_set, frames, submit_a
     assert model.base.attributes.get('architecture') == (
         'ScaleShiftMACE: r_max 4.5 Å, 2 interactions, hidden irreps 8x0e, elements Si Ge'
     )
+    assert model.elements == ['Si', 'Ge']
     assert model.creator.uuid == node.uuid and node.inputs.training_set.uuid == training_set.uuid
 
     # metrics: recomputed from the table, and equal to mace's own validation errors of the saved epoch

@@ -9,19 +9,14 @@ import pytest
 import yaml
 from aiida.engine.processes.control import kill_processes
 from aiida.orm import Group, InstalledCode, QueryBuilder, WorkChainNode
-from click.testing import CliRunner
 
-from aiida_ifacerank.cli import cmd_root
 from aiida_ifacerank.common.campaign import EXTRA
 from aiida_ifacerank.common.study import STUDY_ENTRY_POINT
+from tests.command_line import invoke
 from tests.models import build_random_mace
 from tests.studies import TINY
 
 pytestmark = pytest.mark.slow
-
-
-def invoke(*arguments):
-    return CliRunner().invoke(cmd_root, [str(argument) for argument in arguments])
 
 
 def studies_in(label):

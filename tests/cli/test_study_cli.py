@@ -8,29 +8,15 @@ import yaml
 from aiida.common.links import LinkType
 from aiida.orm import CalcJobNode, Group, ProcessNode, QueryBuilder, WorkChainNode, load_node
 from ase.io import read
-from click.testing import CliRunner
 
 from aiida_ifacerank.analysis.table import MODES
-from aiida_ifacerank.cli import cmd_root
 from aiida_ifacerank.common.study import STUDY_ENTRY_POINT, called
 from aiida_ifacerank.tools.plots import REPORT_PLOTS
 from aiida_ifacerank.workflows.study import StudyWorkChain
+from tests.command_line import invoke, one_clean_error
 from tests.studies import TINY
 
 pytestmark = pytest.mark.slow
-
-
-def invoke(*arguments):
-    return CliRunner().invoke(cmd_root, [str(argument) for argument in arguments])
-
-
-def one_clean_error(result, text):
-    """Non-zero exit, the message on one line, no traceback."""
-    assert result.exit_code != 0
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and text in lines[0], result.output
-    assert 'Traceback' not in result.output
 
 
 def count(node_class, **filters) -> int:
@@ -170,26 +156,6 @@ def _config(tmp_path, codes, model_file, **changes):
     path = tmp_path / 'study.yaml'
     path.write_text(yaml.safe_dump(values))
     return path
-
-
-@pytest.mark.parametrize(
-    ('changes', 'message'),
-    [
-        ({'bogus': 1}, 'bogus: unknown key'),
-        ({'protocol': 'quick'}, "protocol: Input should be 'fast', 'balanced' or 'precise'"),
-        ({'mlp_code': 'no-such-code'}, 'mlp_code:'),
-        ({'lower': 'missing.cif'}, 'lower: no file missing.cif'),
-        ({'overrides': {'dft_subsets': {}}}, "overrides: unknown override key(s) ['dft_subsets']"),
-        (
-            {'overrides': {'dft': {'overrides': {'qe': {'pseudo_family': 'no/such/family'}}}}},
-            "pseudo_family 'no/such/family' of the DFT protocol is not installed",
-        ),
-    ],
-)
-def test_submit_refuses_bad_settings_before_submitting(study_codes, trained_mace_file, tmp_path, changes, message):
-    before = count(WorkChainNode, process_type=f'aiida.workflows:{STUDY_ENTRY_POINT}')
-    one_clean_error(invoke('study', 'submit', _config(tmp_path, study_codes, trained_mace_file, **changes)), message)
-    assert count(WorkChainNode, process_type=f'aiida.workflows:{STUDY_ENTRY_POINT}') == before
 
 
 def test_submit_runs_and_status_gives_the_failure(study_codes, trained_mace_file, tmp_path, started_daemon_client):

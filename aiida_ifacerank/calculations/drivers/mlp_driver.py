@@ -4,9 +4,12 @@ Runs on the remote computer: ``python mlp_driver.py settings.json``, next to ``i
 copy of ``aiida_ifacerank/science/layers.py``, for the frozen layers). Reads ``structures.extxyz``,
 appends each finished structure to ``results.extxyz`` and one JSON line to ``results.jsonl``
 (flushed, so a job killed at walltime keeps what it finished). Energies in eV, forces in eV/Å.
-Exit status 0 when the model loaded (per-structure failures are in results.jsonl), 3 when it did not.
+Exit status 0 when the model loaded (per-structure failures are in results.jsonl), 3 when it did not (the
+reason in ``model_error.txt``). A model file whose sha256 differs from ``settings['model_sha256']`` is never
+loaded: ``torch.load`` runs the pickled code in it.
 """
 
+import hashlib
 import json
 import math
 import sys
@@ -16,9 +19,25 @@ import traceback
 import numpy as np
 
 
+def verify_sha256(path, expected):
+    """Raise ``ValueError`` unless the file at ``path`` has the sha256 ``expected`` (hex)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise ValueError(
+            f'{path} has sha256 {digest.hexdigest()}, not the {expected} of its model node: the file was changed '
+            'after it was stored, so it was not loaded. Store the model again (a new node) or restore the file.'
+        )
+
+
 def load_calculator(settings):
-    """ASE calculator of ``settings['engine']`` from a model file or a pretrained-model name."""
+    """ASE calculator of ``settings['engine']`` from a model file (checked against ``settings['model_sha256']``
+    when given) or a pretrained-model name."""
     device, model_file, name = settings['device'], settings.get('model_file'), settings.get('foundation_model')
+    if model_file and settings.get('model_sha256'):
+        verify_sha256(model_file, settings['model_sha256'])
     if settings['engine'] == 'sevennet':
         from sevenn.calculator import SevenNetCalculator  # noqa: PLC0415
 
