@@ -155,7 +155,7 @@ def test_model_file_changed_after_storing_is_never_loaded(python_code, random_mo
 
     model = PotentialModelData.get_or_create(build_random_mace(tmp_path / 'own.model', seed=4242))
     key = model.base.repository.get_object(model.filename).key
-    container = get_manager().get_profile_storage().get_repository()._container  # noqa: SLF001 - no public path
+    container = get_manager().get_profile_storage().get_repository()._container  # no public way to the object store
     loose = Path(container.get_folder()) / 'loose' / key[:2] / key[2:]
     assert key == model.sha256 and loose.is_file()
     loose.chmod(0o644)
