@@ -1,0 +1,147 @@
+"""A real remote computer: an sshd on 127.0.0.1 and a single-node Slurm (``bin/setup-cluster``), reached through
+AiiDA's ``core.ssh_async`` transport and ``core.slurm`` scheduler by the daemon: files over SSH, jobs through
+sbatch and squeue. The first job also meets an SSH server that is down during its upload."""
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aiida.engine import run_get_node, submit
+from aiida.orm import Computer, Dict, InstalledCode, Log
+
+from aiida_ifacerank.calculations.mlp import MlpCalculation
+from aiida_ifacerank.data import PotentialModelData, StructureCollectionData
+from tests.calculations.test_mlp import si_ge_cells
+from tests.models import build_random_mace
+
+pytestmark = pytest.mark.slow
+
+SERIAL = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'withmpi': False}
+SETUP = Path(__file__).parents[2] / 'bin' / 'setup-cluster'
+
+
+def sshd(action: str, state: Path):
+    """Stop the sshd's listener (new connections are refused) or start it again."""
+    if action == 'stop':
+        subprocess.run(['pkill', '-f', f'sshd -f {state}/sshd_config'], check=False)
+    else:
+        subprocess.run(['/usr/sbin/sshd', '-f', f'{state}/sshd_config'], check=True)
+
+
+@pytest.fixture(scope='module')
+def cluster(aiida_profile, tmp_path_factory):
+    """(computer, python code, pw.x code, the setup's state folder) on the Slurm computer over SSH."""
+    host, workdir = subprocess.run([SETUP], check=True, capture_output=True, text=True).stdout.split()[-2:]
+    computer = Computer(
+        label='slurm-over-ssh',
+        hostname=host,
+        transport_type='core.ssh_async',
+        scheduler_type='core.slurm',
+        workdir=workdir,
+    ).store()
+    computer.configure(host=host, backend='asyncssh', safe_interval=0.5, use_login_shell=False)
+    python = InstalledCode(label='python-slurm', computer=computer, filepath_executable=sys.executable).store()
+    pw = InstalledCode(
+        label='pw-slurm',
+        computer=computer,
+        filepath_executable=shutil.which('pw.x'),
+        default_calc_job_plugin='quantumespresso.pw',
+    ).store()
+    return computer, python, pw, Path(workdir).parent
+
+
+def slurm_job_ids() -> set[str]:
+    """Ids of the jobs Slurm knows now (pending, running or ended within the last hour: MinJobAge)."""
+    command = ['squeue', '--noheader', '--format=%i', '--states=all']
+    return set(subprocess.run(command, check=True, capture_output=True, text=True).stdout.split())
+
+
+def test_mlp_job_survives_the_ssh_server_down_during_upload(
+    cluster, started_daemon_client, submit_and_await, mace_energies, tmp_path
+):
+    """The sshd's listener is stopped before the daemon uploads: the upload is refused, retried with back-off
+    (the node's log says so), and after the sshd is back the job runs through sbatch and equals direct MACE calls."""
+    _, python, _, state = cluster
+    model_file = build_random_mace(tmp_path / 'random.model')
+    cells = si_ge_cells(3)
+    inputs = {
+        'code': python,
+        'structures': StructureCollectionData.from_structures(cells),
+        'model': PotentialModelData.get_or_create(model_file),
+        'parameters': Dict({'task': 'single_point'}),
+        'metadata': {'options': {**SERIAL, 'max_wallclock_seconds': 600}},
+    }
+    sshd('stop', state)
+    try:
+        node = submit(MlpCalculation, **inputs)
+        deadline = time.time() + 120
+        while not any('upload' in entry.message.lower() for entry in Log.collection.get_logs_for(node)):
+            assert time.time() < deadline, 'no failed upload was logged'
+            assert not node.is_terminated, node.exit_message
+            time.sleep(1)
+    finally:
+        sshd('start', state)
+    node = submit_and_await(node, timeout=600)
+    assert node.is_finished_ok, node.exit_message
+    assert node.get_job_id() in slurm_job_ids()  # a Slurm job id, from sbatch
+    remote = node.outputs.remote_folder  # read back over SSH
+    assert remote.get_remote_path().startswith(str(state / 'work'))
+    assert {'_aiidasubmit.sh', 'model.model', 'results.jsonl'} <= set(remote.listdir())
+    remote.getfile('_aiidasubmit.sh', str(tmp_path / 'submit.sh'))
+    assert '#SBATCH --time=00:10:00' in (tmp_path / 'submit.sh').read_text()
+    table = node.outputs.results.get_dataframe()
+    np.testing.assert_allclose(table['energy_ev'], mace_energies(model_file, cells), atol=1e-6)
+
+
+@pytest.fixture
+def pseudo_family(aiida_profile):
+    from aiida_ifacerank.tools.pseudos import install_family  # noqa: PLC0415
+
+    return install_family()
+
+
+def test_dft_work_chain_runs_on_the_cluster(cluster, pw_code, pseudo_family, submit_and_await):
+    """A pw.x single point of bulk Si through Slurm equals the same single point on the local computer."""
+    from tests.workflows.test_dft_qe import builder, bulk_si  # noqa: PLC0415
+
+    _, _, pw, _ = cluster
+    node = submit_and_await(builder(pw, bulk_si(), task='single_point'), timeout=600)
+    assert node.is_finished_ok, node.exit_message
+    job = next(child for child in node.called_descendants if child.process_type.endswith('quantumespresso.pw'))
+    assert job.computer.uuid == pw.computer.uuid and job.get_job_id() in slurm_job_ids()
+    local, _ = run_get_node(builder(pw_code, bulk_si(), task='single_point'))
+    assert node.outputs.energy.value == pytest.approx(local['energy'].value, abs=1e-6)
+
+
+def test_study_on_the_cluster_equals_the_same_study_run_locally(
+    cluster, stored_study, trained_mace_file, submit_and_await
+):
+    """The session's stored Si|Ge study (run in process on the local computer) again through the daemon, every job
+    on the Slurm computer over SSH: the same formation energies in every mode."""
+    from aiida.orm import CalcJobNode  # noqa: PLC0415
+
+    from tests.studies import LOOSE_FMAX, TINY, study_builder  # noqa: PLC0415
+
+    _, python, pw, _ = cluster
+    builder = study_builder(
+        python,
+        pw,
+        trained_mace_file,
+        'Si',
+        'Ge',
+        generation={**TINY['generation'], 'shift_grid': [2, 1]},
+        dft_subset={'choice': 'smallest', 'n': 2},
+        fmax_ev_ang=LOOSE_FMAX,
+    )
+    study = submit_and_await(builder, timeout=1800)
+    assert study.is_finished_ok, study.exit_message
+    jobs = [node for node in study.called_descendants if isinstance(node, CalcJobNode)]
+    assert jobs and {job.computer.label for job in jobs} == {'slurm-over-ssh'}
+    assert all(job.get_job_id() for job in jobs)
+    remote, local = (node.outputs.formation.get_dataframe() for node in (study, stored_study))
+    assert list(remote['interface']) == list(local['interface']) and list(remote['mode']) == list(local['mode'])
+    np.testing.assert_allclose(remote['formation_ev_ang2'], local['formation_ev_ang2'], atol=1e-5, equal_nan=True)
