@@ -136,7 +136,7 @@ class MlpCalculation(CalcJob):
             help='Relaxed (or evaluated) structures that finished, with energy and forces.',
         )
         spec.output('results', valid_type=TableData, help='Per structure: status, energy (eV), max force, steps.')
-        spec.exit_code(300, 'ERROR_OUTPUT_MISSING', message='results.jsonl was not retrieved.')
+        spec.exit_code(300, 'ERROR_OUTPUT_MISSING', message='results.jsonl was not retrieved: {reason}')
         spec.exit_code(301, 'ERROR_OUTPUT_CORRUPT', message='The driver output could not be read: {reason}')
         spec.exit_code(310, 'ERROR_MODEL_LOAD', message='The model could not be loaded: {reason}')
         spec.exit_code(410, 'ERROR_SOME_FAILED', message='{count} of {total} structures failed or did not converge.')

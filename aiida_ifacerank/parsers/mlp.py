@@ -19,13 +19,25 @@ COLUMNS = ['index', 'label', 'status', 'energy_ev', 'max_force_ev_ang', 'steps',
 class MlpParser(Parser):
     """Results table for every input structure (``missing`` if the job ended before it) and the finished structures."""
 
+    def _last_error_line(self, names) -> str:
+        """Why a job left no results: the last line of the scheduler's or the driver's stderr (a cancelled Slurm job
+        says ``*** JOB 12 ON node CANCELLED AT ... ***``)."""
+        for name in (self.node.get_option('scheduler_stderr'), 'driver.err'):
+            if name in names:
+                lines = self.retrieved.base.repository.get_object_content(name).strip().splitlines()
+                if lines:
+                    return f'{name}: {lines[-1].strip()}'
+        info = self.node.get_last_job_info()
+        seen = f'; the scheduler last saw it {info.job_state.value}' if info is not None and info.job_state else ''
+        return f'the job wrote no output and no error{seen}'
+
     def parse(self, **kwargs):
         names = self.retrieved.base.repository.list_object_names()
         if 'model_error.txt' in names:
             lines = self.retrieved.base.repository.get_object_content('model_error.txt').strip().splitlines()
             return self.exit_codes.ERROR_MODEL_LOAD.format(reason=lines[-1] if lines else 'unknown error')
         if 'results.jsonl' not in names:
-            return self.exit_codes.ERROR_OUTPUT_MISSING
+            return self.exit_codes.ERROR_OUTPUT_MISSING.format(reason=self._last_error_line(names))
         try:
             events = [
                 json.loads(line)

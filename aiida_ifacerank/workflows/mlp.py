@@ -78,6 +78,7 @@ class MlpBaseWorkChain(BaseRestartWorkChain):
             cls.results,
         )
         spec.exit_code(410, 'ERROR_SOME_STRUCTURES_FINAL', message='Some structures failed for good: {labels}')
+        spec.exit_code(420, 'ERROR_NO_RESULTS_TWICE', message='Two jobs in a row left no results; the last: {reason}')
 
     def setup(self):
         super().setup()
@@ -101,6 +102,18 @@ class MlpBaseWorkChain(BaseRestartWorkChain):
         if failed:
             return self.exit_codes.ERROR_SOME_STRUCTURES_FINAL.format(labels=failed)
         return None
+
+    @process_handler(priority=400, exit_codes=[MlpCalculation.exit_codes.ERROR_OUTPUT_MISSING])
+    def handle_job_without_results(self, node):
+        """A job that left no results (cancelled, its node lost): run the same inputs once more; twice in a row
+        is no accident and ends the work chain with the reason."""
+        previous = self.ctx.children[-2] if len(self.ctx.children) > 1 else None
+        if previous is not None and previous.exit_status == node.exit_status:
+            return ProcessHandlerReport(
+                do_break=True, exit_code=self.exit_codes.ERROR_NO_RESULTS_TWICE.format(reason=node.exit_message)
+            )
+        self.report(f'{node.process_label}<{node.pk}> left no results ({node.exit_message}): running it again')
+        return ProcessHandlerReport(do_break=True)
 
     @process_handler(
         priority=500,

@@ -97,6 +97,50 @@ def test_mlp_job_survives_the_ssh_server_down_during_upload(
     np.testing.assert_allclose(table['energy_ev'], mace_energies(model_file, cells), atol=1e-6)
 
 
+def test_cancelled_slurm_job_is_reported_and_rerun(cluster, submit_and_await, mace_energies, tmp_path):
+    """``scancel`` of the first job (its code sleeps before the driver, so it is cancelled while it runs): the job
+    ends with 300 and Slurm's own line as the reason, the restart work chain runs it again, and every structure is
+    in the results once, equal to direct MACE calls."""
+    from aiida_ifacerank.workflows.mlp import MlpBaseWorkChain  # noqa: PLC0415
+
+    computer, python, _, _ = cluster
+    sleepy = InstalledCode(
+        label='python-slurm-sleeps',
+        computer=computer,
+        filepath_executable=str(python.filepath_executable),
+        prepend_text='sleep 15',
+    ).store()
+    model_file = build_random_mace(tmp_path / 'random.model')
+    cells = si_ge_cells(3, seed=10)
+    builder = MlpBaseWorkChain.get_builder()
+    builder.mlp.code = sleepy
+    builder.mlp.structures = StructureCollectionData.from_structures(cells)
+    builder.mlp.model = PotentialModelData.get_or_create(model_file)
+    builder.mlp.parameters = Dict({'task': 'single_point'})
+    builder.mlp.metadata.options = {**SERIAL, 'max_wallclock_seconds': 600}
+    chain = submit(builder)
+    deadline = time.time() + 120
+    while True:
+        jobs = [node for node in chain.called if node.process_type.endswith('ifacerank.mlp') and node.get_job_id()]
+        command = ['squeue', '--noheader', '--format=%T', '--job', jobs[0].get_job_id()] if jobs else ['true']
+        state = subprocess.run(command, check=False, capture_output=True, text=True).stdout.strip()
+        if state == 'RUNNING' and (Path(jobs[0].get_remote_workdir()) / '_scheduler-stderr.txt').exists():
+            break  # the batch script runs (the remote folder is on this machine): cancelled mid-job
+        assert time.time() < deadline, 'the first job never ran'
+        time.sleep(0.5)
+    subprocess.run(['scancel', jobs[0].get_job_id()], check=True)
+    chain = submit_and_await(chain, timeout=600)
+    assert chain.is_finished_ok, chain.exit_message
+    first, second = sorted(
+        (node for node in chain.called if node.process_type.endswith('ifacerank.mlp')), key=lambda node: node.ctime
+    )
+    assert first.exit_status == 300 and 'CANCELLED AT' in first.exit_message, first.exit_message
+    assert second.is_finished_ok
+    table = chain.outputs.results.get_dataframe()
+    assert len(table) == len(cells) and table['label'].is_unique
+    np.testing.assert_allclose(table['energy_ev'], mace_energies(model_file, cells), atol=1e-6)
+
+
 @pytest.fixture
 def pseudo_family(aiida_profile):
     from aiida_ifacerank.tools.pseudos import install_family  # noqa: PLC0415
