@@ -1,4 +1,6 @@
-"""Shared fixtures: aiida-core's pytest fixtures give a temporary profile (SQLite storage)."""
+"""Shared fixtures: aiida-core's pytest fixtures give a temporary profile (SQLite + ZeroMQ or PostgreSQL + RabbitMQ)."""
+
+import os
 
 import numpy as np
 import pytest
@@ -8,15 +10,58 @@ from aiida_ifacerank.analysis import build_table
 pytest_plugins = ['aiida.tools.pytest_fixtures']
 
 
+PRODUCTION = os.environ.get('IFACERANK_TEST_PROFILE') == 'production'
+"""``IFACERANK_TEST_PROFILE=production``: the tests run on PostgreSQL + RabbitMQ (``bin/setup-services``) instead of
+SQLite + ZeroMQ."""
+
+
 @pytest.fixture(scope='session')
-def aiida_profile(aiida_config, aiida_profile_factory):
-    """Temporary profile with the ZeroMQ broker, so that tests can also run processes through the daemon."""
-    with aiida_profile_factory(aiida_config, broker_backend='core.zeromq') as profile:
+def aiida_profile(aiida_config, aiida_profile_factory, tmp_path_factory):
+    """Temporary profile that can run processes through the daemon: SQLite + ZeroMQ, or PostgreSQL + RabbitMQ (a new
+    database, dropped afterwards) with :data:`PRODUCTION`."""
+    if PRODUCTION:
+        storage = _new_database(tmp_path_factory.mktemp('repository'))
+        options = {'storage_backend': 'core.psql_dos', 'storage_config': storage, 'broker_backend': 'core.rabbitmq'}
+    else:
+        options = {'broker_backend': 'core.zeromq'}
+    with aiida_profile_factory(aiida_config, **options) as profile:
         # circus answers 'quit' only after the workers stop: on two loaded cores that can take longer than the
         # default 2 s, and the daemon fixture's teardown would then report a timeout as an error
         aiida_config.set_option('daemon.timeout', 60, scope=profile.name)
-        _write_ahead_log(profile)
+        if not PRODUCTION:
+            _write_ahead_log(profile)
         yield profile
+    if PRODUCTION:
+        _database_command(storage, f'DROP DATABASE IF EXISTS "{storage["database_name"]}" WITH (FORCE)')
+
+
+def _database_command(storage: dict, command: str):
+    import psycopg  # noqa: PLC0415
+
+    login = {key: storage[f'database_{key}'] for key in ('hostname', 'port', 'username', 'password')}
+    login['host'] = login.pop('hostname')
+    login['user'] = login.pop('username')
+    with psycopg.connect(dbname='postgres', autocommit=True, **login) as connection:
+        connection.execute(command)
+
+
+def _new_database(repository) -> dict:
+    """Storage configuration of a new database on the PostgreSQL of ``bin/setup-services`` (role ``ifacerank``)."""
+    import uuid  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    folder = Path(os.environ.get('IFACERANK_SERVICES_DIR', Path.home() / '.ifacerank-services'))
+    storage = {
+        'database_engine': 'postgresql_psycopg',
+        'database_hostname': 'localhost',
+        'database_port': 5432,
+        'database_username': 'ifacerank',
+        'database_password': (folder / 'db-password').read_text().strip(),
+        'database_name': f'ifacerank-test-{uuid.uuid4().hex[:12]}',
+        'repository_uri': Path(repository).as_uri(),
+    }
+    _database_command(storage, f'CREATE DATABASE "{storage["database_name"]}"')
+    return storage
 
 
 def _write_ahead_log(profile):

@@ -181,6 +181,7 @@ def test_bad_settings_are_refused_before_submission(python_code, random_model_fi
 
 
 @pytest.mark.slow
+@pytest.mark.services
 def test_job_runs_through_the_daemon(python_code, random_model_file, submit_and_await, mace_energies):
     cells = si_ge_cells(2)
     builder = MlpCalculation.get_builder()

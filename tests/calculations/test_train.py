@@ -49,6 +49,7 @@ def test_validation_indices_are_a_seeded_draw_leaving_a_frame_on_each_side():
 
 
 @pytest.mark.slow
+@pytest.mark.services
 def test_job_runs_through_the_daemon(python_code, training_set, frames, submit_and_await, mace_energies, tmp_path):
     import mace  # noqa: PLC0415
 

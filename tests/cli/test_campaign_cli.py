@@ -68,6 +68,7 @@ def kill_and_wait(nodes, timeout=300):
         time.sleep(1)
 
 
+@pytest.mark.services
 def test_campaign_submits_at_most_max_concurrent_and_only_what_is_missing(campaign_file, started_daemon_client):
     result = invoke('campaign', 'submit', campaign_file, '--dry-run')
     assert result.exit_code == 0, result.output

@@ -158,6 +158,7 @@ def _config(tmp_path, codes, model_file, **changes):
     return path
 
 
+@pytest.mark.services
 def test_submit_runs_and_status_gives_the_failure(study_codes, trained_mace_file, tmp_path, started_daemon_client):
     """A study submitted from a file and options through the daemon; no lattice match under 10 Å², so it ends at
     its generation, before any job, with exit status 300, and ``study status`` says why."""

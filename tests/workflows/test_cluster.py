@@ -60,6 +60,7 @@ def slurm_job_ids() -> set[str]:
     return set(subprocess.run(command, check=True, capture_output=True, text=True).stdout.split())
 
 
+@pytest.mark.services
 def test_mlp_job_survives_the_ssh_server_down_during_upload(
     cluster, started_daemon_client, submit_and_await, mace_energies, tmp_path
 ):
@@ -97,6 +98,7 @@ def test_mlp_job_survives_the_ssh_server_down_during_upload(
     np.testing.assert_allclose(table['energy_ev'], mace_energies(model_file, cells), atol=1e-6)
 
 
+@pytest.mark.services
 def test_cancelled_slurm_job_is_reported_and_rerun(cluster, submit_and_await, mace_energies, tmp_path):
     """``scancel`` of the first job (its code sleeps before the driver, so it is cancelled while it runs): the job
     ends with 300 and Slurm's own line as the reason, the restart work chain runs it again, and every structure is
@@ -148,6 +150,7 @@ def pseudo_family(aiida_profile):
     return install_family()
 
 
+@pytest.mark.services
 def test_dft_work_chain_runs_on_the_cluster(cluster, pw_code, pseudo_family, submit_and_await):
     """A pw.x single point of bulk Si through Slurm equals the same single point on the local computer."""
     from tests.workflows.test_dft_qe import builder, bulk_si  # noqa: PLC0415
@@ -189,3 +192,30 @@ def test_study_on_the_cluster_equals_the_same_study_run_locally(
     remote, local = (node.outputs.formation.get_dataframe() for node in (study, stored_study))
     assert list(remote['interface']) == list(local['interface']) and list(remote['mode']) == list(local['mode'])
     np.testing.assert_allclose(remote['formation_ev_ang2'], local['formation_ev_ang2'], atol=1e-5, equal_nan=True)
+
+
+@pytest.mark.services
+def test_no_secret_reaches_the_provenance_graph_or_the_logs(cluster, aiida_profile):
+    """After the jobs above: neither the cluster's private key nor the database password (production profile) is in
+    any node's attributes, extras or files, in any log entry, or in the daemon's log."""
+    from aiida.manage import get_manager  # noqa: PLC0415
+    from aiida.orm import Node, QueryBuilder  # noqa: PLC0415
+
+    _, _, _, state = cluster
+    secrets = [line for line in (state / 'id_ed25519').read_text().splitlines() if not line.startswith('-----')]
+    password = aiida_profile.storage_config.get('database_password')
+    secrets += [password] if password else []
+    assert secrets and QueryBuilder().append(Node).count() > 10
+
+    def leaks(text: str) -> list[str]:
+        return [secret[:6] + '...' for secret in secrets if secret in text]
+
+    for node in QueryBuilder().append(Node).all(flat=True):
+        assert not leaks(repr(node.base.attributes.all) + repr(node.base.extras.all)), node
+        for folder, _, filenames in node.base.repository.walk():
+            for name in filenames:
+                content = node.base.repository.get_object_content(folder / name, mode='rb')
+                assert not leaks(content.decode(errors='replace')), (node, folder / name)
+    assert not leaks(' '.join(entry.message for entry in Log.collection.all()))
+    daemon_log = Path(get_manager().get_daemon_client().daemon_log_file)
+    assert not daemon_log.exists() or not leaks(daemon_log.read_text(errors='replace'))
