@@ -191,12 +191,10 @@ def mace_energies(calculator_energies):
 @pytest.fixture(scope='session')
 def study_codes(aiida_profile, tmp_path_factory):
     """(python, pw.x) codes on a computer of the session (for the studies stored once per session)."""
-    import shutil  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
-    from aiida.orm import Computer, InstalledCode  # noqa: PLC0415
+    from aiida.orm import Computer  # noqa: PLC0415
 
     from aiida_ifacerank.tools.pseudos import install_family  # noqa: PLC0415
+    from tests.studies import codes_on  # noqa: PLC0415
 
     computer = Computer(
         label='localhost-study',
@@ -207,15 +205,8 @@ def study_codes(aiida_profile, tmp_path_factory):
     ).store()
     computer.configure(safe_interval=0.0)
     computer.set_use_double_quotes(False)
-    python = InstalledCode(label='python-study', computer=computer, filepath_executable=sys.executable).store()
-    pw = InstalledCode(
-        label='pw-study',
-        computer=computer,
-        filepath_executable=shutil.which('pw.x'),
-        default_calc_job_plugin='quantumespresso.pw',
-    ).store()
     install_family()
-    return python, pw
+    return codes_on(computer, 'study')
 
 
 def _run_study(codes, model_file, lower, upper, subset):

@@ -1,7 +1,13 @@
-"""Settings of the small studies the tests run: 8-atom Si|Ge and Ge|Ge (001) candidates, pw.x at 25/100 Ry on
-one core, fast protocol."""
+"""Settings of the small studies the tests run (8-atom Si|Ge and Ge|Ge (001) candidates, pw.x at 25/100 Ry on
+one core, fast protocol) and helpers to look into them and to kill their daemon."""
 
-from aiida.orm import StructureData
+import os
+import shutil
+import signal
+import sys
+
+from aiida.common.links import LinkType
+from aiida.orm import CalcJobNode, InstalledCode, StructureData
 from pymatgen.core import Structure
 
 from aiida_ifacerank.data import PotentialModelData
@@ -43,3 +49,33 @@ def study_builder(python, pw, model_file, lower, upper, **overrides):
     return StudyWorkChain.get_builder_from_protocol(
         python, pw, crystal(lower), crystal(upper), protocol='fast', overrides={**TINY, **overrides}, model=model
     )
+
+
+def calls(study):
+    """Links to the processes that ``study`` called (their link labels name the stage and the structure)."""
+    return study.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all()
+
+
+def calcjobs(study):
+    """Every calculation job below ``study``."""
+    return [node for node in study.called_descendants if isinstance(node, CalcJobNode)]
+
+
+def kill_daemon(client):
+    """SIGKILL the daemon's circus arbiter and every worker, as a crashed machine would; jobs keep running."""
+    workers = [int(info['pid']) for info in client.get_worker_info()['info'].values()]
+    for pid in [client.get_daemon_pid(), *workers]:
+        os.kill(pid, signal.SIGKILL)
+
+
+def codes_on(computer, suffix: str) -> tuple:
+    """(python, pw.x) codes stored on ``computer``, labelled ``python-<suffix>`` and ``pw-<suffix>``: this Python
+    (with mace-torch) and Debian's pw.x."""
+    python = InstalledCode(label=f'python-{suffix}', computer=computer, filepath_executable=sys.executable).store()
+    pw = InstalledCode(
+        label=f'pw-{suffix}',
+        computer=computer,
+        filepath_executable=shutil.which('pw.x'),
+        default_calc_job_plugin='quantumespresso.pw',
+    ).store()
+    return python, pw

@@ -252,6 +252,16 @@ class MaceTrainCalculation(CalcJob):
         spec.exit_code(300, 'ERROR_MODEL_MISSING', message='Training wrote no model file: {reason}')
         spec.exit_code(301, 'ERROR_ERRORS_MISSING', message='The per-frame errors could not be read: {reason}')
         spec.exit_code(310, 'ERROR_MODEL_LOAD', message='The trained model could not be loaded: {reason}')
+        spec.exit_code(320, 'ERROR_MODEL_CHANGED', message='The model to fine-tune was not sent to the job: {reason}')
+
+    async def run(self):
+        """Refuse a model to fine-tune whose file no longer has its node's sha256 before anything is uploaded:
+        ``mace_run_train`` unpickles it (``torch.load`` runs pickled code)."""
+        if 'model' in self.inputs and self.node.exit_status is None:
+            reason = self.inputs.model.file_changed()
+            if reason:
+                return self.exit_codes.ERROR_MODEL_CHANGED.format(reason=reason)
+        return await super().run()
 
     def prepare_for_submission(self, folder):
         parameters = self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {}

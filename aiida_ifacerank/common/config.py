@@ -169,13 +169,15 @@ class StudyConfig(BaseModel):
 
 
 def submission_problem() -> str | None:
-    """Why ``submit`` would fail now (a ZeroMQ profile whose daemon is not running: its broker runs inside the
-    daemon), or None."""
+    """Why ``submit`` would fail now (a ZeroMQ profile whose daemon is not running, or was killed and left its pid
+    file: its broker runs inside the daemon), or None."""
+    import psutil  # noqa: PLC0415
     from aiida.manage import get_manager  # noqa: PLC0415
 
     manager = get_manager()
     profile = manager.get_profile()
-    if profile.process_control_backend == 'core.zeromq' and not manager.get_daemon_client().is_daemon_running:
+    pid = manager.get_daemon_client().get_daemon_pid()
+    if profile.process_control_backend == 'core.zeromq' and (pid is None or not psutil.pid_exists(pid)):
         return (
             f'the daemon of profile {profile.name!r} is not running and its ZeroMQ broker runs inside it: '
             'start it with `verdi daemon start`, then submit again.'

@@ -47,6 +47,17 @@ class PotentialModelData(SinglefileData):
     def sha256(self) -> str:
         return self.base.attributes.get('sha256')
 
+    def file_changed(self) -> str | None:
+        """Why the file in the repository is not the one hashed when the node was made, or None if it is."""
+        with self.open(mode='rb') as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+        if digest == self.sha256:
+            return None
+        return (
+            f'the file of model<{self.pk}> has sha256 {digest}, not the {self.sha256} of its node: it was changed '
+            'after it was stored, so it was not loaded. Store the model again (a new node) or restore the file.'
+        )
+
     @property
     def elements(self) -> list[str] | None:
         return self.base.attributes.get('elements', None)

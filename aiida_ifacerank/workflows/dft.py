@@ -438,6 +438,40 @@ class DftWorkChain(ProtocolMixin, WorkChain):
         self.out_many(outputs)
 
 
+def define_dft_namespace(spec) -> None:
+    """Declare the ``dft`` namespace of the work chains that run ``ifacerank.dft`` per structure (the study, the
+    training data): one code, engine, protocol, overrides and options for all; see :func:`dft_builder`."""
+    spec.input_namespace('dft', help='DFT inputs: built per structure with ifacerank.dft get_builder_from_protocol.')
+    spec.input('dft.code', valid_type=orm.AbstractCode, help='pw.x or VASP code.')
+    spec.input('dft.engine', valid_type=orm.Str, default=lambda: orm.Str('qe'), help=f'One of {tuple(ENGINES)}.')
+    spec.input('dft.protocol', valid_type=orm.Str, required=False, help='Protocol of ifacerank.dft.')
+    spec.input('dft.overrides', valid_type=orm.Dict, required=False, help='Overrides of ifacerank.dft protocol.')
+    spec.input('dft.options', valid_type=orm.Dict, required=False, help='Scheduler options of every DFT job.')
+    spec.input('dft.walltime_restart', valid_type=orm.Str, required=False, help='See ifacerank.dft.')
+
+
+def dft_builder(dft: dict, structure, task: str, cell: str, fmax: float, kspacing: float, frozen: float = 0.0):
+    """``ifacerank.dft`` inputs for one structure from a ``dft`` namespace (:func:`define_dft_namespace`), with
+    the caller's force threshold ``fmax`` (eV/Å) and k-point spacing ``kspacing`` (1/Å) for every DFT run."""
+    overrides = copy.deepcopy(dft['overrides'].get_dict()) if 'overrides' in dft else {}
+    overrides.update(fmax_ev_ang=fmax, kpoints_distance_inv_ang=kspacing)
+    builder = DftWorkChain.get_builder_from_protocol(
+        dft['code'],
+        structure,
+        engine=dft['engine'].value,
+        protocol=dft['protocol'].value if 'protocol' in dft else None,
+        task=task,
+        cell=cell,
+        overrides=overrides,
+        options=dft['options'].get_dict() if 'options' in dft else None,
+    )
+    if 'walltime_restart' in dft:
+        builder.walltime_restart = dft['walltime_restart']
+    if frozen > 0 and task == 'relax':
+        builder.frozen_layers_ang = orm.Float(frozen)
+    return builder
+
+
 def _out_of_walltime(workchain):
     """The pw.x job of ``workchain`` that ran out of walltime with a partial geometry, or None."""
     jobs = [node for node in workchain.called_descendants if isinstance(node, orm.CalcJobNode)]

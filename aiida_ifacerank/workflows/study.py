@@ -26,7 +26,7 @@ from aiida_ifacerank.calculations.mlp import check_settings
 from aiida_ifacerank.calculations.rank import PARAMETER_NAMES, rank
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData, TableData
 from aiida_ifacerank.science.energetics import energy_tolerance
-from aiida_ifacerank.workflows.dft import ENGINES, DftWorkChain
+from aiida_ifacerank.workflows.dft import DftWorkChain, define_dft_namespace, dft_builder
 from aiida_ifacerank.workflows.mlp import MlpBatchWorkChain
 
 ArtemisCalculation = CalculationFactory('ifacerank.artemis')
@@ -100,28 +100,6 @@ def validate_inputs(inputs, _):
     return None
 
 
-def dft_builder(dft: dict, structure, task: str, cell: str, fmax: float, kspacing: float, frozen: float = 0.0):
-    """``ifacerank.dft`` inputs for one structure from the study's ``dft`` namespace: the study's force
-    threshold and k-point spacing for every DFT run (interfaces and bulk references alike)."""
-    overrides = copy.deepcopy(dft['overrides'].get_dict()) if 'overrides' in dft else {}
-    overrides.update(fmax_ev_ang=fmax, kpoints_distance_inv_ang=kspacing)
-    builder = DftWorkChain.get_builder_from_protocol(
-        dft['code'],
-        structure,
-        engine=dft['engine'].value,
-        protocol=dft['protocol'].value if 'protocol' in dft else None,
-        task=task,
-        cell=cell,
-        overrides=overrides,
-        options=dft['options'].get_dict() if 'options' in dft else None,
-    )
-    if 'walltime_restart' in dft:
-        builder.walltime_restart = dft['walltime_restart']
-    if frozen > 0 and task == 'relax':
-        builder.frozen_layers_ang = orm.Float(frozen)
-    return builder
-
-
 def _output(node, name: str):
     """Output ``name`` of a process node, or None."""
     return node.outputs[name] if name in node.outputs else None
@@ -153,15 +131,7 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
             exclude=('structures',),
             namespace_options={'help': 'MLP code, model, settings and scheduler options of every MLP job.'},
         )
-        spec.input_namespace(
-            'dft', help='DFT inputs: built per structure with ifacerank.dft get_builder_from_protocol.'
-        )
-        spec.input('dft.code', valid_type=orm.AbstractCode, help='pw.x or VASP code.')
-        spec.input('dft.engine', valid_type=orm.Str, default=lambda: orm.Str('qe'), help=f'One of {tuple(ENGINES)}.')
-        spec.input('dft.protocol', valid_type=orm.Str, required=False, help='Protocol of ifacerank.dft.')
-        spec.input('dft.overrides', valid_type=orm.Dict, required=False, help='Overrides of ifacerank.dft protocol.')
-        spec.input('dft.options', valid_type=orm.Dict, required=False, help='Scheduler options of every DFT job.')
-        spec.input('dft.walltime_restart', valid_type=orm.Str, required=False, help='See ifacerank.dft.')
+        define_dft_namespace(spec)
         spec.input(
             'fmax_ev_ang', valid_type=orm.Float, help='Force threshold (eV/Å) of every relaxation, MLP and DFT alike.'
         )

@@ -17,8 +17,8 @@ from aiida.engine import ToContext, WorkChain, while_
 from aiida_ifacerank.calculations.training_set import collect_training_set, make_frames
 from aiida_ifacerank.data import TrainingSetData
 from aiida_ifacerank.science.training import FrameParameters
-from aiida_ifacerank.workflows.dft import ENGINES
-from aiida_ifacerank.workflows.study import StudyWorkChain, dft_builder
+from aiida_ifacerank.workflows.dft import ENGINES, define_dft_namespace, dft_builder
+from aiida_ifacerank.workflows.study import StudyWorkChain
 
 PROTOCOL_KEYS = ('dft', 'kpoints_distance_inv_ang', 'max_concurrent')
 """Entries of the study protocol (``protocols/study.yaml``) that the training data shares with a study."""
@@ -58,15 +58,7 @@ class TrainingDataWorkChain(WorkChain):
             default=lambda: orm.Dict({}),
             help='FrameParameters (science/training.py): counts, strains (fraction), rattle (Å), slabs, seed.',
         )
-        spec.input_namespace(
-            'dft', help='DFT inputs as in ifacerank.study: code, engine, protocol, overrides, options.'
-        )
-        spec.input('dft.code', valid_type=orm.AbstractCode, help='pw.x or VASP code.')
-        spec.input('dft.engine', valid_type=orm.Str, default=lambda: orm.Str('qe'), help=f'One of {tuple(ENGINES)}.')
-        spec.input('dft.protocol', valid_type=orm.Str, required=False, help='Protocol of ifacerank.dft.')
-        spec.input('dft.overrides', valid_type=orm.Dict, required=False, help='Overrides of ifacerank.dft protocol.')
-        spec.input('dft.options', valid_type=orm.Dict, required=False, help='Scheduler options of every DFT job.')
-        spec.input('dft.walltime_restart', valid_type=orm.Str, required=False, help='See ifacerank.dft.')
+        define_dft_namespace(spec)
         spec.input('kpoints_distance_inv_ang', valid_type=orm.Float, help='k-point spacing (1/Å, 2π included).')
         spec.input('max_concurrent', valid_type=orm.Int, default=lambda: orm.Int(10), help='DFT runs at once.')
         spec.inputs.validator = validate_inputs

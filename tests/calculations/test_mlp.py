@@ -13,7 +13,7 @@ from aiida_ifacerank.calculations.mlp import MlpCalculation
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData
 from aiida_ifacerank.science import layers
 from aiida_ifacerank.science.layers import frozen_atoms, slab_heights
-from tests.models import build_random_mace
+from tests.models import build_random_mace, overwrite_stored_model
 
 
 @pytest.fixture(scope='session')
@@ -151,15 +151,8 @@ def test_corrupt_model_file_gives_its_exit_code(python_code, tmp_path):
 def test_model_file_changed_after_storing_is_never_loaded(python_code, random_model_file, tmp_path):
     """A model node whose repository file was replaced by another, loadable model: the driver checks the sha256
     before ``torch.load`` and the job ends with 310 naming the mismatch."""
-    from aiida.manage import get_manager  # noqa: PLC0415
-
     model = PotentialModelData.get_or_create(build_random_mace(tmp_path / 'own.model', seed=4242))
-    key = model.base.repository.get_object(model.filename).key
-    container = get_manager().get_profile_storage().get_repository()._container  # no public way to the object store
-    loose = Path(container.get_folder()) / 'loose' / key[:2] / key[2:]
-    assert key == model.sha256 and loose.is_file()
-    loose.chmod(0o644)
-    loose.write_bytes(random_model_file.read_bytes())
+    overwrite_stored_model(model, random_model_file.read_bytes())
     inputs = {'code': python_code, 'structures': StructureCollectionData.from_structures(si_ge_cells(1))}
     _, node = run_get_node(MlpCalculation, model=model, parameters=Dict({'task': 'single_point'}), **inputs)
     assert node.exit_status == MlpCalculation.exit_codes.ERROR_MODEL_LOAD.status

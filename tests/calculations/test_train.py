@@ -11,7 +11,7 @@ from ase.io import read
 
 from aiida_ifacerank.calculations.train import MaceTrainCalculation, split_frames, validation_indices
 from aiida_ifacerank.data import PotentialModelData, TrainingSetData
-from tests.models import build_random_mace, sige_training_frames
+from tests.models import build_random_mace, overwrite_stored_model, sige_training_frames
 
 TINY = {'num_channels': 8, 'max_L': 0, 'r_max': 4.5, 'max_num_epochs': 3, 'batch_size': 3, 'seed': 1}
 """A tiny MACE (8 scalar channels, cutoff 4.5 Å) and 3 epochs: seconds of training."""
@@ -129,6 +129,19 @@ def test_fine_tuning_starts_from_the_given_model(python_code, training_set, mace
     table = outputs['errors'].get_dataframe()
     before = mace_energies(foundation_file, [training_set.get_ase()[table.loc[0, 'index']]])[0]
     assert abs(table.loc[0, 'energy_predicted_ev'] - before) > 1e-3  # eV: the model changed
+
+
+def test_model_to_fine_tune_changed_after_storing_is_never_sent(python_code, training_set, tmp_path):
+    """A model to fine-tune whose repository file was replaced by another, loadable model: the job checks the
+    sha256 before uploading anything (mace_run_train would unpickle it) and ends with 320 naming the mismatch."""
+    model = PotentialModelData.get_or_create(build_random_mace(tmp_path / 'own.model', seed=4243))
+    overwrite_stored_model(model, build_random_mace(tmp_path / 'other.model', seed=4244).read_bytes())
+    _, node = train(python_code, training_set, {'max_num_epochs': 1}, model=model)
+    assert node.exit_status == MaceTrainCalculation.exit_codes.ERROR_MODEL_CHANGED.status
+    assert f'has sha256 {PotentialModelData(str(tmp_path / "other.model")).sha256}, not the {model.sha256}' in (
+        node.exit_message
+    )
+    assert 'remote_folder' not in node.outputs and node.get_job_id() is None  # nothing uploaded, nothing run
 
 
 @pytest.mark.slow

@@ -1,20 +1,21 @@
-"""``aiida-ifacerank campaign``: three studies, at most two active, submitted again only where missing.
-
-The campaign's bookkeeping is what is tested, not the studies: their pw.x code sleeps before it starts, so
-the studies stay active until the test kills them."""
+"""``aiida-ifacerank campaign``: three studies, at most two active, submitted again only where missing (their
+pw.x code sleeps, so the studies stay active until the test kills them); two real studies, one at a time, through a
+daemon killed with SIGKILL while the first one's jobs run."""
 
 import time
 
 import pytest
 import yaml
+from aiida.common.datastructures import CalcJobState
 from aiida.engine.processes.control import kill_processes
+from aiida.manage import get_manager
 from aiida.orm import Group, InstalledCode, QueryBuilder, WorkChainNode
 
 from aiida_ifacerank.common.campaign import EXTRA
 from aiida_ifacerank.common.study import STUDY_ENTRY_POINT
 from tests.command_line import invoke
 from tests.models import build_random_mace
-from tests.studies import TINY
+from tests.studies import LOOSE_FMAX, TINY, calcjobs, calls, kill_daemon
 
 pytestmark = pytest.mark.slow
 
@@ -120,3 +121,82 @@ def test_campaign_refuses_a_bad_file_before_submitting(campaign_file, tmp_path):
     result = invoke('campaign', 'submit', path)
     assert result.exit_code != 0 and "study 'Ge|Si': mlp_code:" in result.output, result.output
     assert studies.count() == before
+
+
+@pytest.mark.services
+def test_campaign_loses_and_repeats_nothing_when_the_daemon_is_killed(
+    study_codes, trained_mace_file, started_daemon_client, tmp_path
+):
+    """Si|Ge then Ge|Si (``max_concurrent`` 1). While the first study's job runs, the daemon (circus and its worker)
+    is SIGKILLed; ``campaign submit`` refuses while it is down, and the daemon is started again. Both studies finish;
+    each is in the group once; the job that ran through the kill keeps its scheduler job id (followed again, not
+    resubmitted) and ends well; no job was lost (killed or excepted); every candidate is relaxed once by the MLP."""
+    python, pw = study_codes
+    label = 'campaigns/daemon-killed'
+    overrides = {
+        **TINY,
+        'generation': {**TINY['generation'], 'shift_grid': [2, 1]},
+        'dft_subset': {'choice': 'smallest', 'n': 1},
+        'fmax_ev_ang': LOOSE_FMAX,
+    }
+    campaign = {
+        'group': label,
+        'max_concurrent': 1,
+        'defaults': {
+            'mlp_code': python.pk,
+            'dft_code': pw.pk,
+            'protocol': 'fast',
+            'model': str(trained_mace_file),
+            'overrides': overrides,
+        },
+        'studies': [
+            {'lower': 'examples/bulk/Si.cif', 'upper': 'examples/bulk/Ge.cif'},
+            {'lower': 'examples/bulk/Ge.cif', 'upper': 'examples/bulk/Si.cif'},
+        ],
+    }
+    path = tmp_path / 'campaign.yaml'
+    path.write_text(yaml.safe_dump(campaign))
+    result = invoke('campaign', 'submit', path)
+    assert result.exit_code == 0 and '2 studies, 1 submitted, 1 active, 1 to submit' in result.output, result.output
+    (first,) = studies_in(label)
+    deadline = time.time() + 600
+    while not (running := [job for job in calcjobs(first) if job.get_state() == CalcJobState.WITHSCHEDULER]):
+        assert time.time() < deadline and not first.is_terminated, first.exit_message
+        time.sleep(0.5)
+    job, job_id = running[0], running[0].get_job_id()
+    kill_daemon(started_daemon_client)
+    result = invoke('campaign', 'submit', path)
+    if get_manager().get_profile().process_control_backend == 'core.zeromq':  # its broker died with the daemon
+        assert result.exit_code != 0 and 'verdi daemon start' in result.output, result.output
+    else:  # RabbitMQ keeps what is submitted for the next worker; the first study still holds the one slot
+        assert result.exit_code == 0 and '1 active, 1 to submit' in result.output, result.output
+    assert len(studies_in(label)) == 1
+    started_daemon_client.start_daemon()
+
+    deadline = time.time() + 1500
+    while True:  # what ``campaign submit --watch`` does
+        result = invoke('campaign', 'submit', path)
+        assert result.exit_code == 0, result.output
+        studies = studies_in(label)
+        if len(studies) == 2 and all(study.is_terminated for study in studies):
+            break
+        assert time.time() < deadline, [study.process_state for study in studies]
+        time.sleep(3)
+    assert sorted(study.base.extras.get(EXTRA) for study in studies) == ['Ge|Si', 'Si|Ge']
+    assert job.is_finished_ok and job.get_job_id() == job_id, job.exit_message
+    for study in studies:
+        assert study.is_finished_ok, study.exit_message
+        jobs = calcjobs(study)
+        assert all(job.is_finished for job in jobs), [(job.pk, job.process_state) for job in jobs]
+        (relax,) = (link.node for link in calls(study) if link.link_label == 'mlp_relax')
+        candidates = sorted(study.outputs.candidates.get_dataframe()['label'])
+        relaxed = [
+            label
+            for job in calcjobs(relax)
+            if job.is_finished_ok
+            for label in job.outputs.results.get_dataframe()['label']
+        ]
+        assert sorted(relaxed) == candidates
+        formation = study.outputs.formation.get_dataframe()
+        assert (formation[formation['exit_status'] == 0].groupby('mode').size() >= 1).all()
+        assert set(formation[formation['exit_status'] == 0]['mode']) == {'MLP@MLP', 'DFT@DFT', 'DFT@MLP', 'MLP@DFT'}

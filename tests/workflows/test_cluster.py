@@ -2,9 +2,7 @@
 AiiDA's ``core.ssh_async`` transport and ``core.slurm`` scheduler by the daemon: files over SSH, jobs through
 sbatch and squeue. The first job also meets an SSH server that is down during its upload."""
 
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from aiida_ifacerank.calculations.mlp import MlpCalculation
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData
 from tests.calculations.test_mlp import si_ge_cells
 from tests.models import build_random_mace
+from tests.studies import codes_on
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +43,7 @@ def cluster(aiida_profile, tmp_path_factory):
         workdir=workdir,
     ).store()
     computer.configure(host=host, backend='asyncssh', safe_interval=0.5, use_login_shell=False)
-    python = InstalledCode(label='python-slurm', computer=computer, filepath_executable=sys.executable).store()
-    pw = InstalledCode(
-        label='pw-slurm',
-        computer=computer,
-        filepath_executable=shutil.which('pw.x'),
-        default_calc_job_plugin='quantumespresso.pw',
-    ).store()
-    return computer, python, pw, Path(workdir).parent
+    return computer, *codes_on(computer, 'slurm'), Path(workdir).parent
 
 
 def slurm_job_ids() -> set[str]:
@@ -96,6 +88,36 @@ def test_mlp_job_survives_the_ssh_server_down_during_upload(
     assert '#SBATCH --time=00:10:00' in (tmp_path / 'submit.sh').read_text()
     table = node.outputs.results.get_dataframe()
     np.testing.assert_allclose(table['energy_ev'], mace_energies(model_file, cells), atol=1e-6)
+
+
+@pytest.mark.services
+def test_mlp_job_survives_its_ssh_connection_dropped_during_upload(
+    cluster, started_daemon_client, submit_and_await, mace_energies, tmp_path
+):
+    """The daemon's SSH connection for the upload is dropped as its SFTP session starts (``bin/setup-cluster``'s
+    fault switch kills that sshd session process): the upload fails, is retried with back-off on a new connection
+    (the node's log says so), and the job runs through sbatch and equals direct MACE calls."""
+    _, python, _, state = cluster
+    model_file = build_random_mace(tmp_path / 'random.model')
+    cells = si_ge_cells(2, seed=11)
+    switch = state / 'drop-next-sftp'
+    switch.write_text('0')
+    node = submit(
+        MlpCalculation,
+        code=python,
+        structures=StructureCollectionData.from_structures(cells),
+        model=PotentialModelData.get_or_create(model_file),
+        parameters=Dict({'task': 'single_point'}),
+        metadata={'options': {**SERIAL, 'max_wallclock_seconds': 600}},
+    )
+    node = submit_and_await(node, timeout=600)
+    assert not switch.exists()  # an SFTP session of this job's upload took it
+    messages = [entry.message for entry in Log.collection.get_logs_for(node)]
+    assert any('upload' in message.lower() for message in messages), messages
+    assert node.is_finished_ok, node.exit_message
+    table = node.outputs.results.get_dataframe()
+    np.testing.assert_allclose(table['energy_ev'], mace_energies(model_file, cells), atol=1e-6)
+    print('\n'.join(messages))
 
 
 @pytest.mark.services

@@ -1,15 +1,13 @@
 """``ifacerank.study`` through the daemon with real components: a small MACE trained in the test session
 (Tersoff labels), real pw.x, 8-atom Si|Ge and Ge|Ge (001) candidates, fast settings."""
 
-import os
-import signal
 import time
 
 import numpy as np
 import pytest
 from aiida.common.datastructures import CalcJobState
 from aiida.common.links import LinkType
-from aiida.orm import CalcJobNode, InstalledCode, StructureData
+from aiida.orm import InstalledCode, StructureData
 from pymatgen.analysis.structure_matcher import StructureMatcher
 
 from aiida_ifacerank.analysis.table import MODES
@@ -19,7 +17,7 @@ from aiida_ifacerank.science.energetics import formation_energy
 from aiida_ifacerank.science.lattice import interface_area
 from aiida_ifacerank.tools.pseudos import install_family
 from aiida_ifacerank.workflows.study import StudyWorkChain
-from tests.studies import LOOSE_FMAX, TINY, crystal, study_builder
+from tests.studies import LOOSE_FMAX, TINY, calcjobs, calls, crystal, kill_daemon, study_builder
 
 pytestmark = pytest.mark.slow
 
@@ -48,15 +46,6 @@ def caching(aiida_profile):
 def codes(python_code, pw_code):
     install_family()
     return python_code, pw_code
-
-
-def calls(study):
-    """Links to the processes that ``study`` called (their link labels name the stage and the structure)."""
-    return study.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all()
-
-
-def calcjobs(study):
-    return [node for node in study.called_descendants if isinstance(node, CalcJobNode)]
 
 
 def direct_formation_energies(study) -> dict:
@@ -108,13 +97,6 @@ def set_caching(client, profile_name, enabled: list):
     config.set_option('caching.enabled_for', enabled, scope=profile_name)
     config.store()
     client.restart_daemon()
-
-
-def kill_daemon(client):
-    """SIGKILL the daemon's circus arbiter and every worker, as a crashed machine would; jobs keep running."""
-    workers = [int(info['pid']) for info in client.get_worker_info()['info'].values()]
-    for pid in [client.get_daemon_pid(), *workers]:
-        os.kill(pid, signal.SIGKILL)
 
 
 def running_pw_jobs(study) -> list:

@@ -1,0 +1,218 @@
+"""Load: a campaign of four studies, 674 Si/Ge candidate interfaces, run by the daemon of the production profile
+(PostgreSQL + RabbitMQ) on the Slurm computer reached over SSH; throughput and the daemon's overhead per
+interface against the MLP compute time.
+
+The campaign is submitted as a user does (``aiida-ifacerank campaign submit FILE --watch``). Every candidate is
+relaxed with the project's own MACE (examples/demo, 16 channels: a fast MLP, so the overhead is measured against
+little compute); each study relaxes its smallest candidate and the bulk references with pw.x (25/100 Ry). Caching
+is off while it runs, so that every job runs. ::
+
+    bin/setup && bin/setup-cluster && bin/setup-services --profile ifacerank-production
+    .venv/bin/python benchmarks/bench_campaign.py [--profile ifacerank-production]
+
+Daemon overhead = CPU seconds of the daemon's worker processes over the whole campaign (every work chain step,
+transport, scheduler poll, parse and store of all four studies, DFT included), per interface, against the MLP
+driver's own time per interface (model load and structures). The submitting command's CPU time is reported too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault('AIIDA_PATH', str(ROOT / '.aiida'))
+
+STUDIES = [('Si', 'Ge'), ('Ge', 'Si'), ('Si', 'Si'), ('Ge', 'Ge')]
+"""(lower, upper) bulk crystals of examples/bulk: 199, 197, 139 and 139 candidates with the settings below."""
+SETTINGS = {
+    'mlp_code': 'python@ifacerank-cluster',
+    'dft_code': 'pw@ifacerank-cluster',
+    'protocol': 'fast',
+    'model': str(ROOT / 'examples' / 'demo' / 'mace-sige.model'),
+    'overrides': {
+        'generation': {'max_miller': [1, 1], 'max_area': 20.0, 'thickness': [1, 1], 'gaps': [2.0, 2.6]},
+        'mlp': {
+            'parameters': {'threads': 1},
+            'seconds_per_structure': 4,
+            'options': {
+                'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
+                'withmpi': False,
+                'max_wallclock_seconds': 600,
+            },
+        },
+        'dft': {
+            'protocol': 'fast',
+            'overrides': {
+                'qe': {'overrides': {'base_relax': {'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}}}}}}
+            },
+            'options': {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'withmpi': False},
+        },
+        'dft_subset': {'choice': 'smallest', 'n': 1},
+        'max_concurrent': 2,
+        'analysis': {'top_n': [1]},
+    },
+}
+"""Study settings shared by the campaign: one layer per side, cells up to 20 Å², three gaps per stacking."""
+
+
+def cluster_codes(profile: str):
+    """The Slurm computer over SSH of ``bin/setup-cluster`` with a python and a pw.x code (created once)."""
+    from aiida import orm  # noqa: PLC0415
+
+    try:
+        return orm.load_computer('ifacerank-cluster')
+    except Exception:  # NotExistent
+        pass
+    host, workdir = subprocess.run(
+        [ROOT / 'bin' / 'setup-cluster'], check=True, capture_output=True, text=True
+    ).stdout.split()[-2:]
+    computer = orm.Computer(
+        label='ifacerank-cluster',
+        hostname=host,
+        transport_type='core.ssh_async',
+        scheduler_type='core.slurm',
+        workdir=f'{workdir}/{profile}',
+    ).store()
+    computer.configure(host=host, backend='asyncssh', safe_interval=0.5, use_login_shell=False)
+    orm.InstalledCode(label='python', computer=computer, filepath_executable=sys.executable).store()
+    orm.InstalledCode(
+        label='pw',
+        computer=computer,
+        filepath_executable=shutil.which('pw.x'),
+        default_calc_job_plugin='quantumespresso.pw',
+    ).store()
+    return computer
+
+
+def worker_cpu(profile: str, seen: dict) -> None:
+    """Update ``seen`` {pid: CPU seconds} with the daemon workers of ``profile`` now running."""
+    for process in psutil.process_iter(['pid', 'cmdline']):
+        command = ' '.join(process.info['cmdline'] or [])
+        if 'daemon worker' in command and f'-p {profile}' in command:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            seen[process.info['pid']] = times.user + times.system
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--profile', default=os.environ.get('IFACERANK_PROFILE', 'ifacerank-production'))
+    profile = parser.parse_args().profile
+
+    from aiida import load_profile, orm  # noqa: PLC0415
+    from aiida.engine.daemon.client import get_daemon_client  # noqa: PLC0415
+    from aiida.manage.configuration import get_config  # noqa: PLC0415
+
+    from aiida_ifacerank.tools.pseudos import install_family  # noqa: PLC0415
+    from benchmarks.bench_study import executable_seconds  # noqa: PLC0415
+
+    load_profile(profile)
+    cluster_codes(profile)
+    install_family()
+    group = f'bench/load-{time.strftime("%Y%m%d-%H%M%S")}'
+    campaign = {
+        'group': group,
+        'max_concurrent': len(STUDIES),
+        'defaults': SETTINGS,
+        'studies': [
+            {
+                'name': f'{lower}|{upper}',
+                'lower': str(ROOT / 'examples' / 'bulk' / f'{lower}.cif'),
+                'upper': str(ROOT / 'examples' / 'bulk' / f'{upper}.cif'),
+            }
+            for lower, upper in STUDIES
+        ],
+    }
+    path = Path(tempfile.mkdtemp()) / 'campaign.yaml'
+    path.write_text(yaml.safe_dump(campaign))
+
+    config = get_config()
+    caching = config.get_option('caching.enabled_for', scope=profile)
+    config.set_option('caching.enabled_for', [], scope=profile)
+    config.store()
+    client = get_daemon_client()
+    client.restart_daemon() if client.is_daemon_running else client.start_daemon()
+    cpu, submitter_cpu = {}, 0.0
+    try:
+        started = time.perf_counter()
+        command = [str(Path(sys.executable).parent / 'aiida-ifacerank'), '-p', profile, 'campaign', 'submit', str(path)]
+        submitter = psutil.Popen([*command, '--watch', '5'], stdout=subprocess.PIPE, text=True)
+        studies = []
+        while True:
+            worker_cpu(profile, cpu)
+            if submitter.poll() is None:
+                times = submitter.cpu_times()
+                submitter_cpu = times.user + times.system
+            studies = (
+                orm.QueryBuilder()
+                .append(orm.Group, filters={'label': group}, tag='g')
+                .append(orm.WorkChainNode, with_group='g')
+                .all(flat=True)
+            )
+            if len(studies) == len(STUDIES) and all(node.is_terminated for node in studies):
+                break
+            time.sleep(5)
+        wall = time.perf_counter() - started
+        worker_cpu(profile, cpu)
+    finally:
+        config.set_option('caching.enabled_for', caching, scope=profile)
+        config.store()
+        client.restart_daemon()
+
+    candidates = mlp_seconds = dft_seconds = 0.0
+    mlp_jobs = dft_jobs = structures = 0
+    for study in studies:
+        print(f'study<{study.pk}> {study.base.extras.get("ifacerank_campaign")}: exit status {study.exit_status}')
+        candidates += len(study.outputs.candidates.get_dataframe())
+        for job in study.called_descendants:
+            if not isinstance(job, orm.CalcJobNode):
+                continue
+            seconds = executable_seconds(job)
+            if job.process_type.endswith('ifacerank.mlp'):
+                mlp_jobs, mlp_seconds = mlp_jobs + 1, mlp_seconds + seconds
+                structures += len(job.outputs.results.get_dataframe()) if 'results' in job.outputs else 0
+            else:
+                dft_jobs, dft_seconds = dft_jobs + 1, dft_seconds + seconds
+    daemon = sum(cpu.values())
+    candidates = int(candidates)
+    figures = {
+        'candidates': candidates,
+        'wall_s': round(wall, 1),
+        'interfaces_per_hour': round(candidates / wall * 3600),
+        'mlp_jobs': mlp_jobs,
+        'mlp_structures': structures,
+        'mlp_seconds': round(mlp_seconds, 1),
+        'mlp_seconds_per_interface': round(mlp_seconds / candidates, 3),
+        'dft_jobs': dft_jobs,
+        'dft_seconds': round(dft_seconds, 1),
+        'daemon_workers': len(cpu),
+        'daemon_cpu_s': round(daemon, 1),
+        'daemon_cpu_s_per_interface': round(daemon / candidates, 4),
+        'daemon_overhead_vs_mlp': round(daemon / mlp_seconds, 4),
+        'submitter_cpu_s': round(submitter_cpu, 1),
+    }
+    print(json.dumps(figures, indent=1))
+    print(
+        f'\n{candidates} interfaces in {wall / 60:.1f} min: {figures["interfaces_per_hour"]} per hour on this machine '
+        f'(2 cores). MLP: {mlp_jobs} jobs, {structures} structures, {mlp_seconds:.0f} s; DFT: {dft_jobs} pw.x jobs, '
+        f'{dft_seconds:.0f} s.\nDaemon: {daemon:.0f} CPU s ({len(cpu)} worker(s)) = {daemon / candidates:.3f} s per '
+        f'interface against {mlp_seconds / candidates:.2f} s of MLP compute: {daemon / mlp_seconds:.1%} (goal < 5 %).'
+    )
+
+
+if __name__ == '__main__':
+    main()
