@@ -82,7 +82,7 @@ def main():
     from aiida_ifacerank.tools.pseudos import install_family  # noqa: PLC0415
     from aiida_ifacerank.workflows.study import StudyWorkChain  # noqa: PLC0415
     from tests.models import train_mace_sige  # noqa: PLC0415
-    from tests.workflows.test_study import TINY, crystal  # noqa: PLC0415
+    from tests.studies import TINY, crystal  # noqa: PLC0415
 
     config, profile = get_config(), os.environ.get('IFACERANK_PROFILE', 'ifacerank')
     caching = config.get_option('caching.enabled_for', scope=profile)

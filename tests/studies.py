@@ -6,7 +6,6 @@ import shutil
 import signal
 import sys
 
-from aiida.common.links import LinkType
 from aiida.orm import CalcJobNode, InstalledCode, StructureData
 from pymatgen.core import Structure
 
@@ -49,11 +48,6 @@ def study_builder(python, pw, model_file, lower, upper, **overrides):
     return StudyWorkChain.get_builder_from_protocol(
         python, pw, crystal(lower), crystal(upper), protocol='fast', overrides={**TINY, **overrides}, model=model
     )
-
-
-def calls(study):
-    """Links to the processes that ``study`` called (their link labels name the stage and the structure)."""
-    return study.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all()
 
 
 def calcjobs(study):

@@ -138,7 +138,12 @@ class MlpCalculation(CalcJob):
         spec.output('results', valid_type=TableData, help='Per structure: status, energy (eV), max force, steps.')
         spec.exit_code(300, 'ERROR_OUTPUT_MISSING', message='results.jsonl was not retrieved: {reason}')
         spec.exit_code(301, 'ERROR_OUTPUT_CORRUPT', message='The driver output could not be read: {reason}')
-        spec.exit_code(310, 'ERROR_MODEL_LOAD', message='The model could not be loaded: {reason}')
+        spec.exit_code(
+            310,
+            'ERROR_MODEL_LOAD',
+            invalidates_cache=True,  # a changed file once restored must be checked again, not answered from the cache
+            message='The model could not be loaded: {reason}',
+        )
         spec.exit_code(410, 'ERROR_SOME_FAILED', message='{count} of {total} structures failed or did not converge.')
         spec.exit_code(420, 'ERROR_ALL_FAILED', message='No structure finished: {reason}')
 

@@ -252,7 +252,12 @@ class MaceTrainCalculation(CalcJob):
         spec.exit_code(300, 'ERROR_MODEL_MISSING', message='Training wrote no model file: {reason}')
         spec.exit_code(301, 'ERROR_ERRORS_MISSING', message='The per-frame errors could not be read: {reason}')
         spec.exit_code(310, 'ERROR_MODEL_LOAD', message='The trained model could not be loaded: {reason}')
-        spec.exit_code(320, 'ERROR_MODEL_CHANGED', message='The model to fine-tune was not sent to the job: {reason}')
+        spec.exit_code(
+            320,
+            'ERROR_MODEL_CHANGED',
+            invalidates_cache=True,  # a restored file must be checked again, not answered from the cache
+            message='The model to fine-tune was not sent to the job: {reason}',
+        )
 
     async def run(self):
         """Refuse a model to fine-tune whose file no longer has its node's sha256 before anything is uploaded:

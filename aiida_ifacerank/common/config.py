@@ -176,8 +176,14 @@ def submission_problem() -> str | None:
 
     manager = get_manager()
     profile = manager.get_profile()
+    if profile.process_control_backend != 'core.zeromq':
+        return None
     pid = manager.get_daemon_client().get_daemon_pid()
-    if profile.process_control_backend == 'core.zeromq' and (pid is None or not psutil.pid_exists(pid)):
+    try:
+        alive = pid is not None and 'circus' in ' '.join(psutil.Process(pid).cmdline())
+    except psutil.Error:  # no such process (a pid file left by a killed daemon), or not ours to read
+        alive = False
+    if not alive:
         return (
             f'the daemon of profile {profile.name!r} is not running and its ZeroMQ broker runs inside it: '
             'start it with `verdi daemon start`, then submit again.'

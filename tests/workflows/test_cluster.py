@@ -1,6 +1,7 @@
 """A real remote computer: an sshd on 127.0.0.1 and a single-node Slurm (``bin/setup-cluster``), reached through
 AiiDA's ``core.ssh_async`` transport and ``core.slurm`` scheduler by the daemon: files over SSH, jobs through
-sbatch and squeue. The first job also meets an SSH server that is down during its upload."""
+sbatch and squeue. Jobs also meet an SSH server that is down during their upload, an SSH connection dropped during
+it, and ``scancel``."""
 
 import subprocess
 import time
@@ -102,22 +103,24 @@ def test_mlp_job_survives_its_ssh_connection_dropped_during_upload(
     cells = si_ge_cells(2, seed=11)
     switch = state / 'drop-next-sftp'
     switch.write_text('0')
-    node = submit(
-        MlpCalculation,
-        code=python,
-        structures=StructureCollectionData.from_structures(cells),
-        model=PotentialModelData.get_or_create(model_file),
-        parameters=Dict({'task': 'single_point'}),
-        metadata={'options': {**SERIAL, 'max_wallclock_seconds': 600}},
-    )
-    node = submit_and_await(node, timeout=600)
-    assert not switch.exists()  # an SFTP session of this job's upload took it
+    try:
+        node = submit(
+            MlpCalculation,
+            code=python,
+            structures=StructureCollectionData.from_structures(cells),
+            model=PotentialModelData.get_or_create(model_file),
+            parameters=Dict({'task': 'single_point'}),
+            metadata={'options': {**SERIAL, 'max_wallclock_seconds': 600}},
+        )
+        node = submit_and_await(node, timeout=600)
+        assert not switch.exists()  # an SFTP session of this job's upload took it
+    finally:
+        switch.unlink(missing_ok=True)
     messages = [entry.message for entry in Log.collection.get_logs_for(node)]
     assert any('upload' in message.lower() for message in messages), messages
     assert node.is_finished_ok, node.exit_message
     table = node.outputs.results.get_dataframe()
     np.testing.assert_allclose(table['energy_ev'], mace_energies(model_file, cells), atol=1e-6)
-    print('\n'.join(messages))
 
 
 @pytest.mark.services

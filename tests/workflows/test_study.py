@@ -12,12 +12,13 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 
 from aiida_ifacerank.analysis.table import MODES
 from aiida_ifacerank.common.caching import CACHED_PROCESSES, enable_caching
+from aiida_ifacerank.common.study import called
 from aiida_ifacerank.data import PotentialModelData
 from aiida_ifacerank.science.energetics import formation_energy
 from aiida_ifacerank.science.lattice import interface_area
 from aiida_ifacerank.tools.pseudos import install_family
 from aiida_ifacerank.workflows.study import StudyWorkChain
-from tests.studies import LOOSE_FMAX, TINY, calcjobs, calls, crystal, kill_daemon, study_builder
+from tests.studies import LOOSE_FMAX, TINY, calcjobs, crystal, kill_daemon, study_builder
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,7 @@ def codes(python_code, pw_code):
 
 def direct_formation_energies(study) -> dict:
     """E_f (eV/Å²) per (candidate, mode) from the stored job outputs alone: energies, structures and μ."""
-    called = {link.link_label: link.node for link in calls(study)}
+    stages = called(study)
     energies = {mode: {} for mode in MODES}
     cells = {mode: {} for mode in MODES}
 
@@ -65,7 +66,7 @@ def direct_formation_energies(study) -> dict:
         if node.is_finished_ok:
             energies[mode][label], cells[mode][label] = node.outputs.energy.value, node.outputs.structure.get_ase()
 
-    for name, node in called.items():
+    for name, node in stages.items():
         if name in {'mlp_bulk', 'mlp_relax'}:
             from_mlp(node, 'MLP@MLP')
         elif name == 'mlp_single_point':
@@ -103,9 +104,9 @@ def running_pw_jobs(study) -> list:
     """pw.x jobs of the study's DFT relaxations that are with the scheduler (running)."""
     return [
         job
-        for link in calls(study)
-        if link.link_label.startswith('dft_relax_candidate')
-        for job in calcjobs(link.node)
+        for label, node in called(study).items()
+        if label.startswith('dft_relax_candidate')
+        for job in calcjobs(node)
         if job.get_state() == CalcJobState.WITHSCHEDULER
     ]
 
@@ -193,13 +194,12 @@ def test_si_ge_study_four_modes_failure_cache_and_sigkill(
     np.testing.assert_array_equal(
         again.outputs.formation.get_dataframe()['formation_ev_ang2'], formation['formation_ev_ang2']
     )
-    labels = [link.link_label for link in calls(study)]
-    assert sorted(labels) == sorted(link.link_label for link in calls(again))
-    uninterrupted = {link.link_label: link.node for link in calls(again)}
-    for link in calls(study):
-        if link.link_label.startswith('dft_'):  # one pw.x job per DFT run (two where aiida-qe retried the failure)
-            pw_jobs = [job for job in calcjobs(link.node) if job.process_label == 'PwCalculation']
-            reference = calcjobs(uninterrupted[link.link_label])
+    uninterrupted = called(again)
+    assert sorted(called(study)) == sorted(uninterrupted)
+    for label, node in called(study).items():
+        if label.startswith('dft_'):  # one pw.x job per DFT run (two where aiida-qe retried the failure)
+            pw_jobs = [job for job in calcjobs(node) if job.process_label == 'PwCalculation']
+            reference = calcjobs(uninterrupted[label])
             assert len(pw_jobs) == len([job for job in reference if job.process_label == 'PwCalculation'])
     set_caching(started_daemon_client, aiida_profile.name, [])
     print(f'study wall time (daemon killed once) {first_wall:.0f} s; cached repeat {cached_wall:.0f} s')
@@ -270,7 +270,7 @@ def test_artemis_backend_feeds_the_study(codes, artemis_code, trained_mace_file,
     assert 'generation' not in builder
     study = submit_and_await(builder, timeout=1800)
     assert study.is_finished_ok, study.exit_message
-    labels = {link.link_label for link in calls(study)}
+    labels = set(called(study))
     assert 'artemis' in labels and 'generation' not in labels
     artemis = study.base.links.get_outgoing(link_label_filter='artemis').one().node
     generated = artemis.outputs.structures.labels
