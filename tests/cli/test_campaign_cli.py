@@ -190,6 +190,6 @@ def test_campaign_loses_and_repeats_nothing_when_the_daemon_is_killed(
         jobs = calcjobs(study)
         assert all(each.is_finished for each in jobs), [(each.pk, each.process_state) for each in jobs]
         merged = called(study)['mlp_relax'].outputs.results.get_dataframe()  # the batch's merged results
-        assert sorted(merged['label']) == sorted(study.outputs.candidates.get_dataframe()['label'])
+        assert sorted(merged['label']) == sorted(study.outputs.candidates.get_dataframe()['candidate'])
         formation = study.outputs.formation.get_dataframe()
         assert set(formation[formation['exit_status'] == 0]['mode']) == {'MLP@MLP', 'DFT@DFT', 'DFT@MLP', 'MLP@DFT'}
