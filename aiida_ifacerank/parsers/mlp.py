@@ -20,13 +20,15 @@ class MlpParser(Parser):
     """Results table for every input structure (``missing`` if the job ended before it) and the finished structures."""
 
     def _last_error_line(self, names) -> str:
-        """Why a job left no results: the last line of the scheduler's or the driver's stderr (a cancelled Slurm job
-        says ``*** JOB 12 ON node CANCELLED AT ... ***``)."""
+        """Why a job left no results: the last line of the scheduler's or the driver's stderr. A Slurm line such as
+        ``slurmstepd: error: *** JOB 12 ON node CANCELLED AT ... ***`` wins over the shell's ``Terminated`` that
+        may follow it."""
         for name in (self.node.get_option('scheduler_stderr'), 'driver.err'):
             if name in names:
                 lines = self.retrieved.base.repository.get_object_content(name).strip().splitlines()
-                if lines:
-                    return f'{name}: {lines[-1].strip()}'
+                scheduler = [line for line in lines if line.lstrip().startswith('slurmstepd:')]
+                if scheduler or lines:
+                    return f'{name}: {(scheduler or lines)[-1].strip()}'
         info = self.node.get_last_job_info()
         seen = f'; the scheduler last saw it {info.job_state.value}' if info is not None and info.job_state else ''
         return f'the job wrote no output and no error{seen}'

@@ -1,5 +1,6 @@
 """``ifacerank.mlp``: batched MACE jobs against direct in-process MACE calls, frozen layers, failures, daemon."""
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,37 @@ def test_model_file_changed_after_storing_is_never_loaded(python_code, random_mo
         parameters=Dict({'task': 'single_point'}),
     )
     assert control.is_finished_ok  # the same bytes under their own node load
+
+
+@pytest.mark.parametrize(
+    ('stderr', 'reason'),
+    [
+        (
+            'slurmstepd: error: *** JOB 7 ON node CANCELLED AT 2026-12-02T21:00:00 ***\nTerminated\n',
+            '_scheduler-stderr.txt: slurmstepd: error: *** JOB 7 ON node CANCELLED AT 2026-12-02T21:00:00 ***',
+        ),
+        ('Traceback (most recent call last):\nMemoryError\n', '_scheduler-stderr.txt: MemoryError'),
+    ],
+    ids=['cancelled-during-prepend', 'driver-crash'],
+)
+def test_job_without_results_names_the_schedulers_reason(aiida_localhost, stderr, reason):
+    """A job cancelled while its prepend ran leaves Slurm's line and then the shell's ``Terminated``: the reason is
+    Slurm's; otherwise it is the last line of stderr."""
+    from aiida.common.links import LinkType  # noqa: PLC0415
+    from aiida.orm import CalcJobNode, FolderData  # noqa: PLC0415
+    from aiida.plugins import ParserFactory  # noqa: PLC0415
+
+    node = CalcJobNode(computer=aiida_localhost, process_type='aiida.calculations:ifacerank.mlp')
+    node.set_option('resources', {'num_machines': 1, 'num_mpiprocs_per_machine': 1})
+    node.set_option('scheduler_stderr', '_scheduler-stderr.txt')
+    node.store()
+    retrieved = FolderData()
+    retrieved.base.repository.put_object_from_filelike(io.BytesIO(stderr.encode()), '_scheduler-stderr.txt')
+    retrieved.base.links.add_incoming(node, LinkType.CREATE, 'retrieved')
+    retrieved.store()
+    _, calcfunction = ParserFactory('ifacerank.mlp').parse_from_node(node, store_provenance=False)
+    assert calcfunction.exit_status == MlpCalculation.exit_codes.ERROR_OUTPUT_MISSING.status
+    assert calcfunction.exit_message.endswith(reason), calcfunction.exit_message
 
 
 def test_bad_settings_are_refused_before_submission(python_code, random_model_file):
