@@ -75,22 +75,9 @@ def cluster_computer(profile: str):
     from aiida import orm  # noqa: PLC0415
     from aiida.common.exceptions import NotExistent  # noqa: PLC0415
 
-    from tests.studies import codes_on  # noqa: PLC0415
+    from tests.studies import codes_on, slurm_over_ssh  # noqa: PLC0415
 
-    host, workdir = subprocess.run(
-        [ROOT / 'bin' / 'setup-cluster'], check=True, capture_output=True, text=True
-    ).stdout.split()[-2:]
-    try:
-        computer = orm.load_computer('ifacerank-cluster')
-    except NotExistent:
-        computer = orm.Computer(
-            label='ifacerank-cluster',
-            hostname=host,
-            transport_type='core.ssh_async',
-            scheduler_type='core.slurm',
-            workdir=f'{workdir}/{profile}',
-        ).store()
-        computer.configure(host=host, backend='asyncssh', safe_interval=0.5, use_login_shell=False)
+    computer, _ = slurm_over_ssh('ifacerank-cluster', profile)
     try:
         orm.load_code('python-cluster@ifacerank-cluster')
     except NotExistent:
@@ -114,7 +101,11 @@ def worker_cpu(profile: str, seen: dict) -> None:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--profile', default=os.environ.get('IFACERANK_PROFILE', 'ifacerank-production'))
-    profile = parser.parse_args().profile
+    parser.add_argument(
+        '--studies', nargs='+', default=[f'{lower}|{upper}' for lower, upper in STUDIES], help='e.g. "Si|Ge" "Ge|Ge"'
+    )
+    arguments = parser.parse_args()
+    profile, pairs = arguments.profile, [name.split('|') for name in arguments.studies]
 
     from aiida import load_profile, orm  # noqa: PLC0415
     from aiida.engine.daemon.client import get_daemon_client  # noqa: PLC0415
@@ -129,7 +120,7 @@ def main():
     group = f'bench/load-{time.strftime("%Y%m%d-%H%M%S")}'
     campaign = {
         'group': group,
-        'max_concurrent': len(STUDIES),
+        'max_concurrent': len(pairs),
         'defaults': SETTINGS,
         'studies': [
             {
@@ -137,7 +128,7 @@ def main():
                 'lower': str(ROOT / 'examples' / 'bulk' / f'{lower}.cif'),
                 'upper': str(ROOT / 'examples' / 'bulk' / f'{upper}.cif'),
             }
-            for lower, upper in STUDIES
+            for lower, upper in pairs
         ],
     }
     path = Path(tempfile.mkdtemp()) / 'campaign.yaml'
@@ -167,7 +158,7 @@ def main():
                     .append(orm.WorkChainNode, with_group='g')
                     .all(flat=True)
                 )
-                if len(studies) == len(STUDIES) and all(node.is_terminated for node in studies):
+                if len(studies) == len(pairs) and all(node.is_terminated for node in studies):
                     break
                 time.sleep(5)
         wall = time.perf_counter() - started

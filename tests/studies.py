@@ -4,9 +4,12 @@ one core, fast protocol) and helpers to look into them and to kill their daemon.
 import os
 import shutil
 import signal
+import subprocess
 import sys
+from pathlib import Path
 
-from aiida.orm import CalcJobNode, InstalledCode, StructureData
+from aiida.common.exceptions import NotExistent
+from aiida.orm import CalcJobNode, Computer, InstalledCode, StructureData, load_computer
 from pymatgen.core import Structure
 
 from aiida_ifacerank.data import PotentialModelData
@@ -60,6 +63,27 @@ def kill_daemon(client):
     workers = [int(info['pid']) for info in client.get_worker_info()['info'].values()]
     for pid in [client.get_daemon_pid(), *workers]:
         os.kill(pid, signal.SIGKILL)
+
+
+def slurm_over_ssh(label: str, subfolder: str = '') -> tuple:
+    """(computer, state folder): the Slurm computer over SSH of ``bin/setup-cluster`` (started if it is not),
+    stored as ``label`` with its working directory in ``subfolder`` of the cluster's, or loaded if the profile has
+    it."""
+    setup = Path(__file__).parents[1] / 'bin' / 'setup-cluster'
+    host, workdir = subprocess.run([setup], check=True, capture_output=True, text=True).stdout.split()[-2:]
+    try:
+        return load_computer(label), Path(workdir).parent
+    except NotExistent:
+        pass
+    computer = Computer(
+        label=label,
+        hostname=host,
+        transport_type='core.ssh_async',
+        scheduler_type='core.slurm',
+        workdir=str(Path(workdir) / subfolder),
+    ).store()
+    computer.configure(host=host, backend='asyncssh', safe_interval=0.5, use_login_shell=False)
+    return computer, Path(workdir).parent
 
 
 def codes_on(computer, suffix: str) -> tuple:

@@ -89,7 +89,10 @@ class MlpBaseWorkChain(BaseRestartWorkChain):
         }
 
     def get_outputs(self, node):
-        """Results merged over all iterations: the latest record of every structure."""
+        """Results merged over all iterations: the latest record of every structure. A single job that finished
+        well is its own result: its outputs are passed on, not copied."""
+        if len(self.ctx.children) == 1 and node.is_finished_ok:
+            return {name: node.outputs[name] for name in ('results', 'structures') if name in node.outputs}
         outputs = numbered_outputs(self.ctx.children)
         return merge_iterations(**outputs) if outputs else {}
 
@@ -186,12 +189,16 @@ class MlpBatchWorkChain(WorkChain):
         spec.output('results', valid_type=TableData)
         spec.output('structures', valid_type=StructureCollectionData, required=False)
         spec.exit_code(410, 'ERROR_SOME_STRUCTURES_FINAL', message='Some structures failed for good: {labels}')
+        spec.exit_code(420, 'ERROR_BATCH_WITHOUT_RESULTS', message='Batches left no results: {batches}')
 
     def split(self):
+        """Batches sized to the walltime; a set that fits one job is that job's input as it is."""
         walltime = self.inputs.mlp.metadata.options.get('max_wallclock_seconds') or 24 * 3600
         size = batch_size(walltime, self.inputs.seconds_per_structure.value)
-        self.ctx.batches = split_structures(self.inputs.structures, Int(size))
-        self.report(f'{len(self.inputs.structures)} structures in {len(self.ctx.batches)} job(s) of <= {size}')
+        structures = self.inputs.structures
+        one = len(structures) <= size
+        self.ctx.batches = {'batch_0000': structures} if one else split_structures(structures, Int(size))
+        self.report(f'{len(structures)} structures in {len(self.ctx.batches)} job(s) of <= {size}')
 
     def run_batches(self):
         for name, batch in sorted(self.ctx.batches.items()):
@@ -200,8 +207,24 @@ class MlpBatchWorkChain(WorkChain):
             self.to_context(**{name: self.submit(MlpBaseWorkChain, **inputs)})
 
     def merge(self):
-        merged = concatenate_batches(**numbered_outputs([self.ctx[name] for name in sorted(self.ctx.batches)]))
+        """The batches' results in input order (one batch: its own outputs); a batch without results ends the work
+        chain with 420 after the others' are attached."""
+        batches = [self.ctx[name] for name in sorted(self.ctx.batches)]
+        outputs = numbered_outputs(batches)
+        if len(batches) == 1:
+            merged = {
+                name: batches[0].outputs[name] for name in ('results', 'structures') if name in batches[0].outputs
+            }
+        else:
+            merged = concatenate_batches(**outputs) if outputs else {}
         self.out_many(merged)
+        empty = [
+            f'{batch.process_label}<{batch.pk}>: {batch.exit_message}'
+            for batch in batches
+            if 'results' not in batch.outputs
+        ]
+        if empty:
+            return self.exit_codes.ERROR_BATCH_WITHOUT_RESULTS.format(batches='; '.join(empty))
         table = merged['results'].get_dataframe()
         failed = final_failures(table)
         if failed:

@@ -372,7 +372,8 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
         node = self.ctx.mlp_relax
         if not node.is_finished_ok:
             self.report(f'MLP relaxation: {node.exit_message}')
-        self._add('mlp_mlp', node.outputs.results, _output(node, 'structures'))
+        if 'results' in node.outputs:
+            self._add('mlp_mlp', node.outputs.results, _output(node, 'structures'))
 
     def select_dft(self):
         """The DFT subset, and the queue of DFT runs: relaxations of the subset (on DFT's lattice, from the generated
@@ -442,7 +443,10 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
         """Formation energies, the ranking and the report; the exit status says what is missing."""
         if 'dft_at_mlp' in self.ctx:
             node = self.ctx.dft_at_mlp
-            self._add('dft_mlp', node.outputs.results, _output(node, 'structures'))
+            if not node.is_finished_ok:
+                self.report(f'MLP single points of the DFT geometries: {node.exit_message}')
+            if 'results' in node.outputs:
+                self._add('dft_mlp', node.outputs.results, _output(node, 'structures'))
         tables = {}
         for port in self.ctx.tables:
             tables.update(self._numbered(port))

@@ -10,18 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aiida.engine import run_get_node, submit
-from aiida.orm import Computer, Dict, InstalledCode, Log
+from aiida.orm import Dict, InstalledCode, Log
 
 from aiida_ifacerank.calculations.mlp import MlpCalculation
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData
 from tests.calculations.test_mlp import si_ge_cells
 from tests.models import build_random_mace
-from tests.studies import codes_on
+from tests.studies import codes_on, slurm_over_ssh
 
 pytestmark = pytest.mark.slow
 
 SERIAL = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'withmpi': False}
-SETUP = Path(__file__).parents[2] / 'bin' / 'setup-cluster'
 
 
 def sshd(action: str, state: Path):
@@ -33,18 +32,10 @@ def sshd(action: str, state: Path):
 
 
 @pytest.fixture(scope='module')
-def cluster(aiida_profile, tmp_path_factory):
+def cluster(aiida_profile):
     """(computer, python code, pw.x code, the setup's state folder) on the Slurm computer over SSH."""
-    host, workdir = subprocess.run([SETUP], check=True, capture_output=True, text=True).stdout.split()[-2:]
-    computer = Computer(
-        label='slurm-over-ssh',
-        hostname=host,
-        transport_type='core.ssh_async',
-        scheduler_type='core.slurm',
-        workdir=workdir,
-    ).store()
-    computer.configure(host=host, backend='asyncssh', safe_interval=0.5, use_login_shell=False)
-    return computer, *codes_on(computer, 'slurm'), Path(workdir).parent
+    computer, state = slurm_over_ssh('slurm-over-ssh')
+    return computer, *codes_on(computer, 'slurm'), state
 
 
 def slurm_job_ids() -> set[str]:

@@ -76,3 +76,64 @@ def test_batch_work_chain_splits_by_walltime_and_merges_in_order(aiida_localhost
     np.testing.assert_allclose(table['energy_ev'], mace_energies(model_file, cells), atol=1e-6)
     with pytest.raises(ValueError, match='cannot hold even one structure'):
         batch_size(30, 10.0)
+
+
+@pytest.mark.slow
+def test_batch_that_fits_one_job_passes_the_jobs_outputs_on(aiida_localhost, tmp_path, mace_energies):
+    """A set that fits one job is neither split nor copied: the batch's results and structures are the job's own
+    nodes, and the energies equal direct MACE calls."""
+    from aiida.orm import Float  # noqa: PLC0415
+
+    from aiida_ifacerank.workflows.mlp import MlpBatchWorkChain  # noqa: PLC0415
+
+    code = InstalledCode(label='python-one', computer=aiida_localhost, filepath_executable=sys.executable).store()
+    model_file = build_random_mace(tmp_path / 'random.model')
+    cells = [bulk('Si', 'diamond', 5.5, cubic=True), bulk('Ge', 'diamond', 5.7, cubic=True)]
+    builder = MlpBatchWorkChain.get_builder()
+    builder.structures = StructureCollectionData.from_structures(cells, labels=['si', 'ge'])
+    builder.seconds_per_structure = Float(1.0)
+    builder.mlp.code = code
+    builder.mlp.model = PotentialModelData.get_or_create(model_file)
+    builder.mlp.parameters = Dict({'task': 'relax', 'fmax': 0.05})
+    outputs, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    called = {child.process_label for child in node.called_descendants}
+    assert called == {'MlpBaseWorkChain', 'MlpCalculation'}, called
+    (job,) = [child for child in node.called_descendants if child.process_label == 'MlpCalculation']
+    assert job.inputs.structures.uuid == builder.structures.uuid
+    assert outputs['results'].uuid == job.outputs.results.uuid
+    assert outputs['structures'].uuid == job.outputs.structures.uuid
+    table = outputs['results'].get_dataframe()
+    assert list(table['label']) == ['si', 'ge'] and list(table['status']) == ['ok', 'ok']
+    np.testing.assert_allclose(
+        table['energy_ev'], mace_energies(model_file, outputs['structures'].get_ase()), atol=1e-6
+    )
+
+
+def test_batch_whose_jobs_leave_no_results_ends_with_the_reason(aiida_localhost, tmp_path):
+    """A job that dies before the driver writes anything is run once more; twice is no accident: the restart work
+    chain ends with 420 and the batch with its own 420, naming the job's reason (no KeyError, no empty table)."""
+    from aiida.orm import Float  # noqa: PLC0415
+
+    from aiida_ifacerank.workflows.mlp import MlpBatchWorkChain  # noqa: PLC0415
+
+    code = InstalledCode(
+        label='python-dies',
+        computer=aiida_localhost,
+        filepath_executable=sys.executable,
+        prepend_text='echo "no scratch space left" >&2; exit 3',
+    ).store()
+    builder = MlpBatchWorkChain.get_builder()
+    builder.structures = StructureCollectionData.from_structures([bulk('Si', 'diamond', 5.43)], labels=['si'])
+    builder.seconds_per_structure = Float(1.0)
+    builder.mlp.code = code
+    builder.mlp.model = PotentialModelData.get_or_create(build_random_mace(tmp_path / 'random.model'))
+    builder.mlp.parameters = Dict({'task': 'single_point'})
+    outputs, node = run_get_node(builder)
+    assert node.exit_status == MlpBatchWorkChain.exit_codes.ERROR_BATCH_WITHOUT_RESULTS.status
+    assert 'results' not in outputs
+    (restart,) = [child for child in node.called if child.process_label == 'MlpBaseWorkChain']
+    assert restart.exit_status == MlpBaseWorkChain.exit_codes.ERROR_NO_RESULTS_TWICE.status
+    assert len([child for child in restart.called if child.process_label == 'MlpCalculation']) == 2
+    assert f'MlpBaseWorkChain<{restart.pk}>' in node.exit_message
+    assert 'no scratch space left' in node.exit_message, node.exit_message
