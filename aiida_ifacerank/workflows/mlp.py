@@ -15,6 +15,11 @@ RETRIED_STATUSES = ('unconverged', 'missing')
 ``nan`` (broken input, model failure on that structure) are final and keep their reason."""
 
 
+def own_outputs(process) -> dict:
+    """``results`` and ``structures`` of an MLP process, where it has them (passed on as they are)."""
+    return {name: process.outputs[name] for name in ('results', 'structures') if name in process.outputs}
+
+
 def numbered_outputs(processes) -> dict:
     """``results_N`` and ``structures_N`` (N = 1, 2, ...) of finished MLP processes, where they have them."""
     outputs = {}
@@ -92,7 +97,7 @@ class MlpBaseWorkChain(BaseRestartWorkChain):
         """Results merged over all iterations: the latest record of every structure. A single job that finished
         well is its own result: its outputs are passed on, not copied."""
         if len(self.ctx.children) == 1 and node.is_finished_ok:
-            return {name: node.outputs[name] for name in ('results', 'structures') if name in node.outputs}
+            return own_outputs(node)
         outputs = numbered_outputs(self.ctx.children)
         return merge_iterations(**outputs) if outputs else {}
 
@@ -212,9 +217,7 @@ class MlpBatchWorkChain(WorkChain):
         batches = [self.ctx[name] for name in sorted(self.ctx.batches)]
         outputs = numbered_outputs(batches)
         if len(batches) == 1:
-            merged = {
-                name: batches[0].outputs[name] for name in ('results', 'structures') if name in batches[0].outputs
-            }
+            merged = own_outputs(batches[0])
         else:
             merged = concatenate_batches(**outputs) if outputs else {}
         self.out_many(merged)
