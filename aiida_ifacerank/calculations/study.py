@@ -32,7 +32,6 @@ MLP_FAILED = 410
 """Exit status recorded for a structure that an MLP job did not finish (``ifacerank.mlp`` ERROR_SOME_FAILED)."""
 RESULT_COLUMNS = ['label', 'status', 'exit_status', 'energy_ev', 'failure']
 """Per-structure energies of one method and task, the layout :func:`formation_energies` reads."""
-"""Reason of the DFT-based modes of a candidate outside the DFT subset: a choice, not a failure."""
 _TABLE_INPUT = re.compile(r'^(?P<port>[a-z]+_[a-z]+)_(?P<kind>results|structures)_(?P<number>\d+)$')
 
 
@@ -152,14 +151,33 @@ def _records(results: pd.DataFrame) -> pd.DataFrame:
     return results[RESULT_COLUMNS] if 'exit_status' in results else mlp_records(results)
 
 
-def mode_energies(
-    candidates: pd.DataFrame, records: pd.DataFrame, structures: dict, missing_reason: str
-) -> pd.DataFrame:
+def missing_reason(label: str, mode: str, records: dict, subset, missing: dict) -> str:
+    """Why candidate ``label`` has no record in ``mode``: outside the DFT subset (a mode with DFT; ``subset`` None:
+    all in it), no geometry from the relaxation that the mode evaluates (DFT@MLP, MLP@DFT: that relaxation's failure,
+    or why it is missing), else ``missing[port]``, the study's reason for the mode.
+
+    ``records``: {mode port: :data:`RESULT_COLUMNS` frame indexed by label}.
+    """
+    if 'DFT' in mode and subset is not None and label not in subset:
+        return NOT_SELECTED
+    relaxed_with = mode.split('@', maxsplit=1)[0]
+    relaxation = f'{relaxed_with}@{relaxed_with}'
+    if relaxation != mode:
+        table = records.get(mode_port(relaxation))
+        if table is None or label not in table.index:
+            return f'no {relaxed_with}-relaxed geometry: {missing_reason(label, relaxation, records, subset, missing)}'
+        if table.at[label, 'exit_status'] != 0:
+            return f'no {relaxed_with}-relaxed geometry: {table.at[label, "failure"]}'
+    return missing.get(mode_port(mode), 'no result')
+
+
+def mode_energies(candidates: pd.DataFrame, records: pd.DataFrame, structures: dict, missing: dict) -> pd.DataFrame:
     """E_f of every candidate in one mode: one row per candidate label plus the bulk rows.
 
     ``records``: :data:`RESULT_COLUMNS` of the mode (interfaces and bulk references); ``structures``: the
     evaluated ASE Atoms by label (area and composition). A candidate without a record is missing (exit
-    status -1, ``missing_reason``); without a finished bulk reference no E_f is computed (the bulk's failure).
+    status -1, the reason ``missing[label]``); without a finished bulk reference no E_f is computed (the bulk's
+    failure).
     Columns: label, energy_ev, area_ang2, reference_ev, formation_ev_ang2, formation_j_m2, exit_status, failure.
     """
     records = records.drop_duplicates('label', keep='last').set_index('label')
@@ -179,7 +197,7 @@ def mode_energies(
     potentials = elemental_chemical_potentials(bulk)
     rows = []
     for label in candidates['candidate']:
-        row = {'label': label, 'exit_status': EXIT_MISSING, 'failure': missing_reason}
+        row = {'label': label, 'exit_status': EXIT_MISSING, 'failure': missing[label]}
         if label in records.index:
             record = records.loc[label]
             row.update(exit_status=int(record['exit_status']), failure=record['failure'], energy_ev=record['energy_ev'])
@@ -227,12 +245,14 @@ def formation_energies(candidates: TableData, parameters: Dict, **tables) -> dic
     ``candidates``: the generation's table; ``tables``: per mode port (``dft_dft``, ``mlp_mlp``, ``dft_mlp``,
     ``mlp_dft``) any number of ``<port>_results_N`` (an ``ifacerank.mlp`` results table or a
     :func:`tabulate_dft` one) and ``<port>_structures_N`` (the evaluated structures); bulk references are the
-    rows labelled :data:`BULK_LABELS`. ``parameters['missing']``: {port: why a candidate has no result}.
+    rows labelled :data:`BULK_LABELS`. ``parameters``: ``missing`` {port: why a candidate has no result},
+    ``subset`` (the labels selected for DFT; absent: all), read by :func:`missing_reason`.
     Outputs: ``formation`` (long table, one row per candidate and mode), ``interfaces`` and one table per mode
     port in the layout of ``ifacerank.rank``, ``chemical_potentials`` {mode: {element: eV/atom}}.
     """
     frame = candidates.get_dataframe()
-    missing = parameters.get_dict().get('missing', {})
+    given = parameters.get_dict()
+    missing, subset = given.get('missing', {}), given.get('subset')
     interfaces = pd.DataFrame(
         {
             'interface': frame['candidate'],
@@ -244,12 +264,16 @@ def formation_energies(candidates: TableData, parameters: Dict, **tables) -> dic
     )
     outputs, long, potentials = {'interfaces': TableData(interfaces)}, [], {}
     inputs = mode_inputs(tables)
+    indexed = {
+        port: records.drop_duplicates('label', keep='last').set_index('label') for port, (records, _) in inputs.items()
+    }
     for mode in MODES:
         port = mode_port(mode)
         if port not in inputs:
             continue
         records, structures = inputs[port]
-        table = mode_energies(frame, records, structures, missing.get(port, 'no result'))
+        reasons = {label: missing_reason(label, mode, indexed, subset, missing) for label in frame['candidate']}
+        table = mode_energies(frame, records, structures, reasons)
         potentials[mode] = table.attrs['chemical_potentials']
         outputs[port] = TableData(
             pd.DataFrame(
@@ -274,7 +298,8 @@ def select_dft(candidates: TableData, subset: Dict, **tables) -> List:
     :func:`formation_energies`."""
     frame = candidates.get_dataframe()
     records, structures = mode_inputs(tables).get('mlp_mlp', (pd.DataFrame(columns=RESULT_COLUMNS), {}))
-    energies = mode_energies(frame, records, structures, 'no MLP result') if structures else None
+    reasons = dict.fromkeys(frame['candidate'], 'no MLP result')
+    energies = mode_energies(frame, records, structures, reasons) if structures else None
     table = pd.DataFrame(
         {
             'label': frame['candidate'],

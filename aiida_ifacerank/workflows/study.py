@@ -18,7 +18,7 @@ from aiida.engine import ProcessBuilder, ToContext, WorkChain, if_, while_
 from aiida.plugins import CalculationFactory
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin, recursive_merge
 
-from aiida_ifacerank.analysis.selection import NOT_SELECTED, check_subset
+from aiida_ifacerank.analysis.selection import check_subset
 from aiida_ifacerank.analysis.table import MODES, mode_port
 from aiida_ifacerank.calculations import study as functions
 from aiida_ifacerank.calculations.generate import check_inputs, generate_interfaces
@@ -36,12 +36,6 @@ STUDY_OWNED = ('task', 'cell', 'fmax', 'frozen_layers_ang')
 DFT_STARTS = ('generated', 'mlp')
 """Start of each DFT relaxation: the generated candidate on DFT's lattice, or the MLP-relaxed geometry
 scaled onto DFT's lattice."""
-MISSING = {
-    'dft_dft': NOT_SELECTED,
-    'mlp_dft': NOT_SELECTED,
-    'dft_mlp': NOT_SELECTED,
-    'mlp_mlp': 'no MLP result',
-}
 
 
 def validate_inputs(inputs, _):
@@ -441,17 +435,29 @@ class StudyWorkChain(ProtocolMixin, WorkChain):
 
     def results(self):
         """Formation energies, the ranking and the report; the exit status says what is missing."""
+        missing = {
+            'mlp_mlp': 'no MLP result',
+            'dft_dft': 'no DFT relaxation'
+            if self.ctx.dft_lattice
+            else 'no DFT lattice: the DFT bulk relaxations failed',
+            'mlp_dft': 'no DFT single point',
+            'dft_mlp': 'no MLP single point',
+        }
         if 'dft_at_mlp' in self.ctx:
             node = self.ctx.dft_at_mlp
             if not node.is_finished_ok:
                 self.report(f'MLP single points of the DFT geometries: {node.exit_message}')
+                missing['dft_mlp'] = f'MLP single points: {node.exit_message}'
             if 'results' in node.outputs:
                 self._add('dft_mlp', node.outputs.results, _output(node, 'structures'))
         tables = {}
         for port in self.ctx.tables:
             tables.update(self._numbered(port))
         formation = functions.formation_energies(
-            self.ctx.candidates, orm.Dict({'missing': MISSING}), **tables, metadata={'call_link_label': 'formation'}
+            self.ctx.candidates,
+            orm.Dict({'missing': missing, 'subset': self.ctx.subset}),
+            **tables,
+            metadata={'call_link_label': 'formation'},
         )
         self.out('formation', formation['formation'])
         self.out('chemical_potentials', formation['chemical_potentials'])

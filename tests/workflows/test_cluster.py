@@ -110,9 +110,9 @@ def test_mlp_job_survives_its_ssh_connection_dropped_during_upload(
     messages = [entry.message for entry in Log.collection.get_logs_for(node)]
     # as the client meets the killed session: in an SFTP transfer, or in the upload's ``whoami`` command
     dropped = ('connection lost', 'broken pipe', 'connection reset', 'ssh connection closed')
-    assert any(
-        'do_upload' in message and any(word in message.lower() for word in dropped) for message in messages
-    ), messages
+    assert any('do_upload' in message and any(word in message.lower() for word in dropped) for message in messages), (
+        messages
+    )
     assert node.is_finished_ok, node.exit_message
     table = node.outputs.results.get_dataframe()
     np.testing.assert_allclose(table['energy_ev'], mace_energies(model_file, cells), atol=1e-6)
