@@ -171,12 +171,12 @@ def missing_reason(label: str, mode: str, records: dict, subset, missing: dict) 
     return missing.get(mode_port(mode), 'no result')
 
 
-def mode_energies(candidates: pd.DataFrame, records: pd.DataFrame, structures: dict, missing: dict) -> pd.DataFrame:
+def mode_energies(candidates: pd.DataFrame, records: pd.DataFrame, structures: dict, reasons: dict) -> pd.DataFrame:
     """E_f of every candidate in one mode: one row per candidate label plus the bulk rows.
 
     ``records``: :data:`RESULT_COLUMNS` of the mode (interfaces and bulk references); ``structures``: the
     evaluated ASE Atoms by label (area and composition). A candidate without a record is missing (exit
-    status -1, the reason ``missing[label]``); without a finished bulk reference no E_f is computed (the bulk's
+    status -1, the reason ``reasons[label]``); without a finished bulk reference no E_f is computed (the bulk's
     failure).
     Columns: label, energy_ev, area_ang2, reference_ev, formation_ev_ang2, formation_j_m2, exit_status, failure.
     """
@@ -197,7 +197,7 @@ def mode_energies(candidates: pd.DataFrame, records: pd.DataFrame, structures: d
     potentials = elemental_chemical_potentials(bulk)
     rows = []
     for label in candidates['candidate']:
-        row = {'label': label, 'exit_status': EXIT_MISSING, 'failure': missing[label]}
+        row = {'label': label, 'exit_status': EXIT_MISSING, 'failure': reasons[label]}
         if label in records.index:
             record = records.loc[label]
             row.update(exit_status=int(record['exit_status']), failure=record['failure'], energy_ev=record['energy_ev'])
