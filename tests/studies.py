@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aiida.brokers import ZeromqBroker
 from aiida.common.exceptions import NotExistent
+from aiida.manage import get_manager
 from aiida.orm import CalcJobNode, Computer, InstalledCode, StructureData, load_computer
 from pymatgen.core import Structure
 
@@ -59,10 +61,28 @@ def calcjobs(study):
 
 
 def kill_daemon(client):
-    """SIGKILL the daemon's circus arbiter and every worker, as a crashed machine would; jobs keep running."""
-    workers = [int(info['pid']) for info in client.get_worker_info()['info'].values()]
-    for pid in [client.get_daemon_pid(), *workers]:
+    """SIGKILL every process of the daemon, as a crashed machine would: the circus arbiter, the workers and, on a
+    ZeroMQ profile, the broker that the daemon runs there (RabbitMQ is a service of its own and outlives the daemon).
+    Jobs keep running. :func:`start_killed_daemon` starts it again.
+
+    A ZeroMQ broker that outlives its workers is meant to requeue their tasks, but aiida-core 2.9's probes the
+    workers once, when a connection drops; in one CI run it missed the killed worker and the study waited on its
+    tasks for good. A broker that starts again takes every unacknowledged task from its queue on disk."""
+    pids = [client.get_daemon_pid(), *(int(info['pid']) for info in client.get_worker_info()['info'].values())]
+    broker = get_manager().get_broker()
+    if isinstance(broker, ZeromqBroker):
+        pids.append(int(broker.probe_service_status()['pid']))
+    for pid in pids:
         os.kill(pid, signal.SIGKILL)
+
+
+def start_killed_daemon(client):
+    """Start the daemon that :func:`kill_daemon` killed, and connect this process to its broker, which on ZeroMQ is
+    a new one at a new address."""
+    client.start_daemon()
+    manager = get_manager()
+    manager.reset_runner()
+    manager.reset_broker()
 
 
 def slurm_over_ssh(label: str, subfolder: str = '') -> tuple:

@@ -15,7 +15,7 @@ from aiida_ifacerank.common.campaign import EXTRA
 from aiida_ifacerank.common.study import STUDY_ENTRY_POINT, called
 from tests.command_line import invoke
 from tests.models import build_random_mace
-from tests.studies import LOOSE_FMAX, TINY, calcjobs, kill_daemon
+from tests.studies import LOOSE_FMAX, TINY, calcjobs, kill_daemon, start_killed_daemon
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +172,7 @@ def test_campaign_loses_and_repeats_nothing_when_the_daemon_is_killed(
     else:  # RabbitMQ keeps what is submitted for the next worker; the first study still holds the one slot
         assert result.exit_code == 0 and '1 active, 1 to submit' in result.output, result.output
     assert len(studies_in(label)) == 1
-    started_daemon_client.start_daemon()
+    start_killed_daemon(started_daemon_client)
 
     deadline = time.time() + 1500
     while True:  # what ``campaign submit --watch`` does

@@ -18,7 +18,7 @@ from aiida_ifacerank.science.energetics import formation_energy
 from aiida_ifacerank.science.lattice import interface_area
 from aiida_ifacerank.tools.pseudos import install_family
 from aiida_ifacerank.workflows.study import StudyWorkChain
-from tests.studies import LOOSE_FMAX, TINY, calcjobs, crystal, kill_daemon, study_builder
+from tests.studies import LOOSE_FMAX, TINY, calcjobs, crystal, kill_daemon, start_killed_daemon, study_builder
 
 pytestmark = pytest.mark.slow
 
@@ -146,7 +146,7 @@ def test_si_ge_study_four_modes_failure_cache_and_sigkill(
         time.sleep(2)
     kill_daemon(started_daemon_client)
     time.sleep(5)
-    started_daemon_client.start_daemon()
+    start_killed_daemon(started_daemon_client)
     wait(study)
     first_wall = time.perf_counter() - started
     assert not any(
