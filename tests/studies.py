@@ -77,12 +77,13 @@ def kill_daemon(client):
 
 
 def start_killed_daemon(client):
-    """Start the daemon that :func:`kill_daemon` killed, and connect this process to its broker, which on ZeroMQ is
-    a new one at a new address."""
+    """Start the daemon that :func:`kill_daemon` killed; on ZeroMQ, connect this process to the daemon's new broker,
+    which listens at a new address."""
     client.start_daemon()
     manager = get_manager()
-    manager.reset_runner()
-    manager.reset_broker()
+    if isinstance(manager.get_broker(), ZeromqBroker):
+        manager.reset_broker()
+        manager.reset_runner()
 
 
 def slurm_over_ssh(label: str, subfolder: str = '') -> tuple:
