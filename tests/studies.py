@@ -6,12 +6,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from aiida.brokers import ZeromqBroker
+from aiida.common.datastructures import CalcJobState
 from aiida.common.exceptions import NotExistent
 from aiida.manage import get_manager
-from aiida.orm import CalcJobNode, Computer, InstalledCode, StructureData, load_computer
+from aiida.orm import CalcJobNode, Computer, InstalledCode, QueryBuilder, StructureData, load_computer
 from pymatgen.core import Structure
 
 from aiida_ifacerank.data import PotentialModelData
@@ -68,12 +70,28 @@ def kill_daemon(client):
     A ZeroMQ broker that outlives its workers is meant to requeue their tasks, but aiida-core 2.9's probes the
     workers once, when a connection drops; in one CI run it missed the killed worker and the study waited on its
     tasks for good. A broker that starts again takes every unacknowledged task from its queue on disk."""
+    deadline = time.time() + 120
+    while unsettled_jobs():
+        assert time.time() < deadline, 'a job stayed between its upload and the scheduler for 120 s'
+        time.sleep(0.05)
     pids = [client.get_daemon_pid(), *(int(info['pid']) for info in client.get_worker_info()['info'].values())]
     broker = get_manager().get_broker()
     if isinstance(broker, ZeromqBroker):
         pids.append(int(broker.probe_service_status()['pid']))
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
+
+
+def unsettled_jobs() -> int:
+    """Active jobs of the profile between their upload and the scheduler (state unstashing or submitting).
+
+    :func:`kill_daemon` waits for none: aiida-core 2.9 marks a job unstashing when its upload ends but links its
+    ``remote_folder`` output only at the process's next state change, and a worker started again skips the upload
+    of a job so marked, so a job killed in between runs and finishes without ``remote_folder`` and
+    aiida-quantumespresso's work chain fails it (exit status 11)."""
+    active = {'attributes.process_state': {'in': ['created', 'waiting', 'running']}}
+    states = {'attributes.state': {'in': [CalcJobState.UNSTASHING.value, CalcJobState.SUBMITTING.value]}}
+    return QueryBuilder().append(CalcJobNode, filters={**active, **states}).count()
 
 
 def start_killed_daemon(client):
