@@ -80,6 +80,10 @@ def kill_daemon(client):
         pids.append(int(broker.probe_service_status()['pid']))
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
+    if isinstance(broker, ZeromqBroker):
+        # the dead broker's address file: a worker started with the new broker could read it before the new broker
+        # writes its own, and wait on a dead socket for good (aiida-core 2.9); without it, the worker waits for it
+        (broker._service_dir / 'broker.sockets').unlink()
 
 
 def unsettled_jobs() -> int:
