@@ -68,8 +68,8 @@ def kill_daemon(client):
     Jobs keep running. :func:`start_killed_daemon` starts it again.
 
     A ZeroMQ broker that outlives its workers is meant to requeue their tasks, but aiida-core 2.9's probes the
-    workers once, when a connection drops; in one CI run it missed the killed worker and the study waited on its
-    tasks for good. A broker that starts again takes every unacknowledged task from its queue on disk."""
+    workers once, when a connection drops: the likely cause of a CI run in which the killed study never resumed.
+    A broker that starts again takes every unacknowledged task from its queue on disk."""
     deadline = time.time() + 120
     while unsettled_jobs():
         assert time.time() < deadline, 'a job stayed between its upload and the scheduler for 120 s'
