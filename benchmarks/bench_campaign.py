@@ -9,10 +9,12 @@ is off while it runs, so that every job runs. ::
 
     bin/setup && bin/setup-cluster && bin/setup-services --profile ifacerank-production
     .venv/bin/python benchmarks/bench_campaign.py [--profile ifacerank-production] [--studies 'Si|Ge' ...]
-        [--max-area 30]
+        [--max-area 30] [--seconds-per-structure 4] [--walltime 600]
 
 ``--studies`` and ``--max-area`` change the campaign's shape: the daemon's cost is mostly per process (about 65
-per study, 36 of them DFT), so fewer, larger studies spread it over more interfaces.
+per study, 36 of them DFT), so fewer, larger studies spread it over more interfaces. ``--seconds-per-structure``
+and ``--walltime`` size the MLP jobs (the study's ``mlp.seconds_per_structure`` and ``max_wallclock_seconds``):
+larger cells take longer per structure.
 
 Daemon overhead = CPU seconds of the daemon's worker processes over the whole campaign (their start, every work
 chain step, transport, scheduler poll, parse and store of all four studies, DFT included), per interface, against
@@ -110,10 +112,15 @@ def main():
         '--studies', nargs='+', default=[f'{lower}|{upper}' for lower, upper in STUDIES], help='e.g. "Si|Ge" "Ge|Ge"'
     )
     parser.add_argument('--max-area', type=float, default=20.0, help='largest interface cell (Å²)')
+    parser.add_argument('--seconds-per-structure', type=float, default=4.0, help='sizes the MLP jobs (s)')
+    parser.add_argument('--walltime', type=int, default=600, help='walltime of an MLP job (s)')
     arguments = parser.parse_args()
     profile, pairs = arguments.profile, [name.split('|') for name in arguments.studies]
     settings = copy.deepcopy(SETTINGS)
     settings['overrides']['generation']['max_area'] = arguments.max_area
+    mlp = settings['overrides']['mlp']
+    mlp['seconds_per_structure'] = arguments.seconds_per_structure
+    mlp['options']['max_wallclock_seconds'] = arguments.walltime
 
     from aiida import load_profile, orm  # noqa: PLC0415
     from aiida.engine.daemon.client import get_daemon_client  # noqa: PLC0415

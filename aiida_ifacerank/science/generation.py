@@ -384,7 +384,8 @@ def _candidates_of_match(builder, match, info, p, matcher, counts, dropped, dens
     """
     builder.zsl_matches = [match]  # get_interfaces builds every stored match; we want this one
     areas = (interface_area(match.substrate_sl_vectors), interface_area(match.film_sl_vectors))
-    references = []  # (termination, gap from the crystals, interface at that gap) of unique termination pairs
+    references = []  # (termination, gap from the crystals, interface, lower atoms, zero shift) of unique ones
+    unique = _Distinct(matcher)
     for termination in builder.terminations:
         counts['raw_terminations'] += 1
         interface = next(
@@ -402,22 +403,24 @@ def _candidates_of_match(builder, match, info, p, matcher, counts, dropped, dens
         anchor = -facing_displacements(raw, atoms_lower, p.model)[0]
         structure = _assemble(interface, p.gap or bulk_gap, anchor, p)
         entry = (_fingerprint(structure), structure)
-        if any(_equivalent(matcher, entry, other) for *_, other in references):
+        if unique.holds(entry):
             continue
-        references.append((termination, bulk_gap, interface, atoms_lower, anchor, entry))
+        unique.add(entry)
+        references.append((termination, bulk_gap, interface, atoms_lower, anchor))
     counts['unique_terminations'] += len(references)
 
     candidates: list[Candidate] = []
-    accepted: list[tuple] = []  # (fingerprint, structure)
+    accepted = _Distinct(matcher)
     grid = cnid_shifts(_primitive_fractions(match), p.shift_grid)
     shifts = grid[1:] if p.exclude_zero_shift else grid
-    for termination_index, (termination, bulk_gap, interface, atoms_lower, anchor, _) in enumerate(references):
+    for termination_index, (termination, bulk_gap, interface, atoms_lower, anchor) in enumerate(references):
         for gap in (p.gap or bulk_gap, *p.gaps):
             for shift in shifts:
                 counts['shifts_sampled'] += 1
                 structure = _assemble(interface, gap, anchor + np.asarray(shift), p)
+                equivalent = None  # whether the two interfaces are, where already known
                 if p.model == 'tilted':
-                    structure = _tilted(structure, atoms_lower, grid)
+                    structure, equivalent = _tilted(structure, atoms_lower, grid)
                 reason = None
                 if len(structure) > p.max_atoms:
                     reason = f'{len(structure)} atoms > max_atoms {p.max_atoms}'
@@ -426,18 +429,18 @@ def _candidates_of_match(builder, match, info, p, matcher, counts, dropped, dens
                 entry = None
                 if reason is None:
                     entry = (_fingerprint(structure), structure)
-                    if any(_equivalent(matcher, entry, other) for other in accepted):
+                    if accepted.holds(entry):
                         reason = 'symmetry-equivalent to an earlier candidate'
                 if reason is not None:
                     dropped.append(
                         {'match_id': info['match_id'], 'shift': list(shift), 'gap_ang': gap, 'reason': reason}
                     )
                     continue
-                accepted.append(entry)
+                accepted.add(entry)
                 meta = dict(info, termination=list(termination), termination_index=termination_index)
                 meta.update(shift=list(shift), gap_ang=gap, model=p.model, atoms=len(structure))
                 meta.update(atoms_lower=atoms_lower)
-                meta.update(interface_registry(structure, atoms_lower, p.model, p.registry_cutoff))
+                meta.update(interface_registry(structure, atoms_lower, p.model, p.registry_cutoff, equivalent))
                 candidates.append(Candidate(structure, meta))
     return candidates
 
@@ -481,43 +484,54 @@ def _assemble(interface, gap: float, offset, p: GenerationParameters) -> Structu
 def tilt_cell(structure: Structure, tilt) -> Structure:
     """``structure`` with ``tilt`` (fractions of a, b, reduced to the nearest lattice point) added to c,
     Cartesian positions kept: the second interface of a two-interface cell moves by ``tilt``."""
-    matrix = structure.lattice.matrix.copy()
-    tilt = np.asarray(tilt, dtype=float)
-    matrix[2] += (tilt - np.round(tilt)) @ matrix[:2]
+    matrix = _tilted_matrix(structure.lattice.matrix, tilt)
     return Structure(Lattice(matrix), structure.species, structure.cart_coords, coords_are_cartesian=True)
 
 
-def _tilted(structure: Structure, atoms_lower: int, grid) -> Structure:
+def _tilted_matrix(cell: np.ndarray, tilt) -> np.ndarray:
+    """``cell`` (rows a, b, c; Å) with ``tilt`` (fractions of a, b, reduced to the nearest lattice point) added to
+    c."""
+    matrix = np.array(cell, dtype=float)
+    tilt = np.asarray(tilt, dtype=float)
+    matrix[2] += (tilt - np.round(tilt)) @ matrix[:2]
+    return matrix
+
+
+def _tilted(structure: Structure, atoms_lower: int, grid) -> tuple[Structure, bool]:
     """``tilted`` model: ``structure`` (c normal) with c tilted by the shortest in-plane vector that puts
     the second interface's displacement on a point of the shift ``grid`` where that interface is
-    equivalent to the first (c normal first); unchanged when there is none."""
+    equivalent to the first (c normal first), and True; ``structure`` unchanged and False when there is none."""
+    cell, positions, species = structure.lattice.matrix, structure.cart_coords, structure.species
     second = facing_displacements(structure, atoms_lower, 'periodic')[1]
     lengths = {(0.0, 0.0): 0.0}
     for point in grid:
         tilt = np.asarray(point) - second
         tilt = np.round(tilt - np.round(tilt), 8)
-        lengths[tuple(tilt)] = np.linalg.norm(tilt @ structure.lattice.matrix[:2])
+        lengths[tuple(tilt)] = np.linalg.norm(tilt @ cell[:2])
+    matcher = StructureMatcher(**MATCHER_SETTINGS)
     for tilt in sorted(lengths, key=lambda t: (round(lengths[t], 6), t)):
-        tilted = tilt_cell(structure, tilt)
-        if interfaces_equivalent(tilted, atoms_lower):
-            return tilted
-    return structure
+        regions, lattice = _interface_regions(_tilted_matrix(cell, tilt), positions, species, atoms_lower)
+        if _equivalent(matcher, *(_region_entry(lattice, *region) for region in regions)):
+            return tilt_cell(structure, tilt), True
+    return structure, False
 
 
-def interface_registry(structure: Structure, atoms_lower: int, model: str, cutoff: float = 3.0) -> dict:
+def interface_registry(
+    structure: Structure, atoms_lower: int, model: str, cutoff: float = 3.0, equivalent: bool | None = None
+) -> dict:
     """Registry of each interface of a candidate (lower atoms first) and whether the two are equivalent.
 
     Returns ``interfaces``: per interface (the lower slab's top first, then in two-interface models the
     upper slab's top facing the lower slab's periodic image) the ``displacement``
     (:func:`facing_displacements`), the ``gap_ang`` between the facing atomic planes, the shortest
     cross-interface distance ``min_distance_ang`` and the number of cross-interface atom pairs within
-    ``cutoff`` (Å), ``neighbours``; and ``interfaces_equivalent`` (:func:`interfaces_equivalent`),
-    ``None`` for the slab model.
+    ``cutoff`` (Å), ``neighbours``; and ``interfaces_equivalent`` (:func:`interfaces_equivalent`,
+    or ``equivalent`` where the caller knows it), ``None`` for the slab model.
     """
     cell = structure.lattice.matrix
     normal = _unit_normal(cell)
     records = []
-    sides = _interface_sides(structure, atoms_lower, model)
+    sides = _interface_sides(cell, structure.cart_coords, structure.species, atoms_lower, model)
     for ((below, _), (above, _)), displacement in zip(
         sides, facing_displacements(structure, atoms_lower, model), strict=True
     ):
@@ -530,7 +544,10 @@ def interface_registry(structure: Structure, atoms_lower: int, model: str, cutof
                 'neighbours': int((distances <= cutoff).sum()),
             }
         )
-    equivalent = None if model == 'slab' else interfaces_equivalent(structure, atoms_lower)
+    if model == 'slab':
+        equivalent = None
+    elif equivalent is None:
+        equivalent = interfaces_equivalent(structure, atoms_lower)
     return {'interfaces': records, 'interfaces_equivalent': equivalent}
 
 
@@ -546,7 +563,7 @@ def facing_displacements(structure: Structure, atoms_lower: int, model: str) -> 
     cell = structure.lattice.matrix
     normal = _unit_normal(cell)
     displacements = []
-    for (below, _), (above, _) in _interface_sides(structure, atoms_lower, model):
+    for (below, _), (above, _) in _interface_sides(cell, structure.cart_coords, structure.species, atoms_lower, model):
         heights_below, heights_above = below @ normal, above @ normal
         first_below = below[np.flatnonzero(heights_below >= heights_below.max() - FACING_PLANE_TOLERANCE)[0]]
         first_above = above[np.flatnonzero(heights_above <= heights_above.min() + FACING_PLANE_TOLERANCE)[0]]
@@ -557,12 +574,21 @@ def facing_displacements(structure: Structure, atoms_lower: int, model: str) -> 
 
 def interfaces_equivalent(structure: Structure, atoms_lower: int) -> bool:
     """Whether the two interfaces of a two-interface cell are equivalent: ``StructureMatcher`` on the two
-    interface regions (the atoms within :data:`REGION_DEPTH` of the facing planes, each region in a cell
-    with a, b and vacuum along the normal; proper and improper operations allowed)."""
-    cell = structure.lattice.matrix
+    interface regions (:func:`_interface_regions`; proper and improper operations allowed)."""
+    cell, positions, species = structure.lattice.matrix, structure.cart_coords, structure.species
+    regions, lattice = _interface_regions(cell, positions, species, atoms_lower)
+    one, two = (_region_entry(lattice, *region) for region in regions)
+    return _equivalent(StructureMatcher(**MATCHER_SETTINGS), one, two)
+
+
+def _interface_regions(cell: np.ndarray, positions: np.ndarray, species: list, atoms_lower: int) -> tuple:
+    """The atoms within :data:`REGION_DEPTH` of the facing planes of each interface of a two-interface cell,
+    [(Cartesian positions, species), ...], and the lattice of a region: a, b and vacuum along the normal."""
     normal = _unit_normal(cell)
     regions = []
-    for (below, below_species), (above, above_species) in _interface_sides(structure, atoms_lower, 'periodic'):
+    for (below, below_species), (above, above_species) in _interface_sides(
+        cell, positions, species, atoms_lower, 'periodic'
+    ):
         keep_below = below @ normal >= (below @ normal).max() - REGION_DEPTH
         keep_above = above @ normal <= (above @ normal).min() + REGION_DEPTH
         coords = np.vstack([below[keep_below], above[keep_above]])
@@ -571,9 +597,13 @@ def interfaces_equivalent(structure: Structure, atoms_lower: int) -> bool:
         ]
         regions.append((coords, names))
     depth = max(np.ptp(coords @ normal) for coords, _ in regions) + 10.0
-    lattice = Lattice(np.vstack([cell[:2], depth * normal]))
-    one, two = (Structure(lattice, names, coords, coords_are_cartesian=True) for coords, names in regions)
-    return _equivalent(StructureMatcher(**MATCHER_SETTINGS), (_fingerprint(one), one), (_fingerprint(two), two))
+    return regions, Lattice(np.vstack([cell[:2], depth * normal]))
+
+
+def _region_entry(lattice: Lattice, coords: np.ndarray, names: list) -> tuple:
+    """(fingerprint, structure) of an interface region (:func:`_interface_regions`)."""
+    region = Structure(lattice, names, coords, coords_are_cartesian=True)
+    return _fingerprint(region), region
 
 
 def _unit_normal(cell: np.ndarray) -> np.ndarray:
@@ -581,13 +611,12 @@ def _unit_normal(cell: np.ndarray) -> np.ndarray:
     return normal / np.linalg.norm(normal)
 
 
-def _interface_sides(structure: Structure, atoms_lower: int, model: str) -> list:
-    """((positions, species) below, (positions, species) above) of each interface, Cartesian Å, stacked:
-    the lower slab's top and the upper slab; then (two-interface models) the upper slab's top and the
-    lower slab's image one c above."""
-    cell = structure.lattice.matrix
-    positions = stacked_positions(cell, structure.cart_coords, atoms_lower)
-    species = list(structure.species)
+def _interface_sides(cell: np.ndarray, positions: np.ndarray, species: list, atoms_lower: int, model: str) -> list:
+    """((positions, species) below, (positions, species) above) of each interface of a cell (rows a, b, c; Å)
+    with its Cartesian positions (Å) and species, lower atoms first; stacked: the lower slab's top and the
+    upper slab; then (two-interface models) the upper slab's top and the lower slab's image one c above."""
+    positions = stacked_positions(cell, positions, atoms_lower)
+    species = list(species)
     lower = (positions[:atoms_lower], species[:atoms_lower])
     upper = (positions[atoms_lower:], species[atoms_lower:])
     sides = [(lower, upper)]
@@ -615,10 +644,37 @@ def _fingerprint(structure: Structure) -> np.ndarray:
     return np.sort(structure.distance_matrix.ravel())
 
 
-def _equivalent(matcher: StructureMatcher, one: tuple, other: tuple, tolerance: float = 0.01) -> bool:
+FINGERPRINT_TOLERANCE = 0.01
+"""Largest difference (Å) of two sorted distance lists (:func:`_fingerprint`) of equivalent structures: the
+generated cells are exact, so equivalent ones differ by float noise only."""
+
+
+class _Distinct:
+    """Structures found distinct so far, (fingerprint, structure) pairs, and the test whether another one is
+    equivalent to one of them: all fingerprints at once (numpy), then ``StructureMatcher`` on those that agree."""
+
+    def __init__(self, matcher: StructureMatcher):
+        self.matcher = matcher
+        self.kept: dict[int, tuple[np.ndarray, list]] = {}  # fingerprint length: (fingerprints, structures)
+
+    def holds(self, entry: tuple) -> bool:
+        """Whether ``entry`` is equivalent to a kept structure."""
+        fingerprint, structure = entry
+        if len(fingerprint) not in self.kept:
+            return False
+        fingerprints, structures = self.kept[len(fingerprint)]
+        close = np.abs(fingerprints - fingerprint).max(axis=1) <= FINGERPRINT_TOLERANCE
+        return any(self.matcher.fit(structure, structures[index]) for index in np.flatnonzero(close))
+
+    def add(self, entry: tuple) -> None:
+        fingerprint, structure = entry
+        fingerprints, structures = self.kept.get(len(fingerprint), (np.empty((0, len(fingerprint))), []))
+        self.kept[len(fingerprint)] = (np.vstack([fingerprints, fingerprint]), [*structures, structure])
+
+
+def _equivalent(matcher: StructureMatcher, one: tuple, other: tuple, tolerance: float = FINGERPRINT_TOLERANCE) -> bool:
     """StructureMatcher equivalence of two (fingerprint, structure) pairs, tried only when the
-    fingerprints agree within ``tolerance`` (Å), a necessary condition that is cheap to test: the
-    generated cells are exact, so equivalent ones differ by float noise only."""
+    fingerprints agree within ``tolerance`` (Å), a necessary condition that is cheap to test."""
     if one[0].shape != other[0].shape or np.abs(one[0] - other[0]).max() > tolerance:
         return False
     return bool(matcher.fit(one[1], other[1]))
