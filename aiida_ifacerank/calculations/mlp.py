@@ -29,6 +29,8 @@ DEFAULTS = {
     'max_steps': 500,
     'cell': 'normal',
     'frozen_layers_ang': 0.0,
+    'collapse_factor': 0.5,
+    'max_energy_drop_ev_atom': 2.0,
     'device': 'cpu',
     'dtype': None,
     'threads': 0,
@@ -38,8 +40,11 @@ DEFAULTS = {
 :mod:`aiida_ifacerank.common.types`; ``fmax`` eV/Å; ``frozen_layers_ang`` thickness (Å) of each region
 of an interface held fixed (:func:`aiida_ifacerank.science.layers.frozen_atoms`: the middle of each
 slab in the two-interface models, the outer face of the lower slab in the slab model; 0 freezes
-nothing); ``dtype`` None is the engine's own (MACE float64, which relaxations need; SevenNet and
-CHGNet float32, the only precision they run in); ``threads`` 0 leaves torch's default."""
+nothing); a relaxation has diverged, and its structure fails for good, when two atoms come closer
+than ``collapse_factor`` × the sum of their covalent radii (0 checks nothing) or the energy per atom falls
+more than ``max_energy_drop_ev_atom`` (eV/atom) below its start; ``dtype`` None is the engine's own (MACE
+float64, which relaxations need; SevenNet and CHGNet float32, the only precision they run in); ``threads``
+0 leaves torch's default."""
 
 
 def check_settings(settings: dict) -> str | None:
@@ -67,6 +72,10 @@ def check_settings(settings: dict) -> str | None:
         return f'max_steps must be >= 1, got {merged["max_steps"]}.'
     if merged['frozen_layers_ang'] < 0 or int(merged['threads']) < 0:
         return 'frozen_layers_ang and threads must be >= 0.'
+    if not 0 <= merged['collapse_factor'] < 1:
+        return f'collapse_factor must be in [0, 1) (0 checks nothing), got {merged["collapse_factor"]}.'
+    if not merged['max_energy_drop_ev_atom'] > 0:
+        return f'max_energy_drop_ev_atom must be > 0 eV/atom, got {merged["max_energy_drop_ev_atom"]}.'
     return None
 
 

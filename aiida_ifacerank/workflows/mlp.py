@@ -133,12 +133,10 @@ class MlpBaseWorkChain(BaseRestartWorkChain):
         if table is None:
             return None
         retry = table[table['status'].isin(RETRIED_STATUSES)]['label'].astype(str).tolist()
-        if not retry:
+        if not retry:  # done: ``results`` attaches the finished structures and names those failed for good
             self.report(f'{node.process_label}<{node.pk}>: no structure worth retrying; the rest failed for good')
-            return ProcessHandlerReport(
-                do_break=True,
-                exit_code=self.exit_codes.ERROR_SOME_STRUCTURES_FINAL.format(labels=final_failures(table)),
-            )
+            self.ctx.is_finished = True
+            return ProcessHandlerReport(do_break=True)
         relaxed = {
             key: collection
             for key, collection in numbered_outputs(self.ctx.children).items()

@@ -203,6 +203,10 @@ def test_bad_settings_are_refused_before_submission(python_code, random_model_fi
         run_batch(python_code, random_model_file, si_ge_cells(1), optimizer='SD')
     with pytest.raises(ValueError, match='fmax must be > 0'):
         run_batch(python_code, random_model_file, si_ge_cells(1), fmax=0)
+    with pytest.raises(ValueError, match=r'collapse_factor must be in \[0, 1\)'):
+        run_batch(python_code, random_model_file, si_ge_cells(1), collapse_factor=1.2)
+    with pytest.raises(ValueError, match='max_energy_drop_ev_atom must be > 0 eV/atom'):
+        run_batch(python_code, random_model_file, si_ge_cells(1), max_energy_drop_ev_atom=0)
 
 
 @pytest.mark.slow

@@ -1,13 +1,19 @@
-"""``ifacerank.mlp.base``: only the unconverged subset is resubmitted; broken structures end with a reason."""
+"""``ifacerank.mlp.base``: only the unconverged subset is resubmitted; broken or diverging structures end with a
+reason."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from aiida.engine import run_get_node
 from aiida.orm import Dict, InstalledCode
 from ase.build import bulk
+from ase.neighborlist import neighbor_list
+from ase.optimize import BFGS
 
+from aiida_ifacerank.calculations.drivers.mlp_driver import evaluate
+from aiida_ifacerank.calculations.mlp import DEFAULTS
 from aiida_ifacerank.data import PotentialModelData, StructureCollectionData
 from aiida_ifacerank.workflows.mlp import MlpBaseWorkChain
 from tests.models import build_random_mace
@@ -43,6 +49,66 @@ def test_restart_resubmits_only_unconverged_structures(aiida_localhost, tmp_path
     assert (table.loc[['a', 'b'], 'max_force_ev_ang'] < 0.01).all()
     assert table.loc['broken', 'status'] == 'failed' and 'non-finite positions' in table.loc['broken', 'error']
     assert outputs['structures'].labels == ['a', 'b']
+
+
+DEMO_MODEL = Path(__file__).parents[2] / 'examples' / 'demo' / 'mace-sige.model'
+
+
+def squeezed_si_ge(distance: float):
+    """Diamond Si|Ge (8 atoms, cubic) with atom 0's first Ge neighbour moved to ``distance`` (Å) from it."""
+    atoms = bulk('Si', 'diamond', 5.43, cubic=True)
+    atoms.symbols[4:] = 'Ge'
+    first, second, vector = neighbor_list('ijD', atoms, 2.5)
+    k = next(k for k in range(len(first)) if first[k] == 0 and atoms[second[k]].symbol == 'Ge')
+    atoms.positions[second[k]] = atoms.positions[0] + vector[k] / np.linalg.norm(vector[k]) * distance
+    return atoms
+
+
+def test_diverging_relaxation_fails_for_good_with_its_reason(aiida_localhost, mace_energies):
+    """The demo MACE (trained on near-equilibrium frames) pulls a Si-Ge pair started 1.3 Å apart onto each other:
+    unwatched, ASE's BFGS takes the energy down by tens of eV per atom. The driver stops it within a few steps as
+    failed, and the restart work chain does not spend more steps on it."""
+    import mace.calculators  # noqa: PLC0415
+
+    collapsing = squeezed_si_ge(1.3)
+    unwatched = collapsing.copy()
+    unwatched.calc = mace.calculators.MACECalculator(model_paths=str(DEMO_MODEL), device='cpu', default_dtype='float64')
+    start = unwatched.get_potential_energy() / len(unwatched)
+    BFGS(unwatched, logfile=None).run(fmax=0.05, steps=40)
+    assert start - unwatched.get_potential_energy() / len(unwatched) > 20  # eV/atom: the premise, a real divergence
+    assert neighbor_list('d', unwatched, 3.0).min() < 0.8
+
+    code = InstalledCode(label='python-diverge', computer=aiida_localhost, filepath_executable=sys.executable).store()
+    sound = bulk('Si', 'diamond', 5.43, cubic=True)
+    sound.symbols[4:] = 'Ge'
+    sound.rattle(0.05, seed=1)
+    builder = MlpBaseWorkChain.get_builder()
+    builder.mlp.code = code
+    builder.mlp.model = PotentialModelData.get_or_create(DEMO_MODEL)
+    builder.mlp.structures = StructureCollectionData.from_structures(
+        [collapsing, sound], labels=['collapsing', 'sound']
+    )
+    builder.mlp.parameters = Dict({'task': 'relax', 'cell': 'fixed', 'optimizer': 'BFGS', 'max_steps': 200})
+    outputs, node = run_get_node(builder)
+
+    assert node.exit_status == MlpBaseWorkChain.exit_codes.ERROR_SOME_STRUCTURES_FINAL.status
+    assert node.exit_message.endswith('collapsing')
+    assert len([c for c in node.called if c.process_label == 'MlpCalculation']) == 1  # nothing retried
+    table = outputs['results'].get_dataframe().set_index('label')
+    assert table.loc['collapsing', 'status'] == 'failed' and np.isnan(table.loc['collapsing', 'energy_ev'])
+    error = table.loc['collapsing', 'error']
+    assert error.startswith('diverged at step') and 0 < table.loc['collapsing', 'steps'] <= 10, error
+    assert 'covalent radii' in error or 'eV/atom below its start' in error
+    assert table.loc['sound', 'status'] == 'ok' and table.loc['sound', 'max_force_ev_ang'] < 0.05
+    relaxed = outputs['structures'].get_ase()
+    assert [atoms.info['label'] for atoms in relaxed] == ['sound']
+    assert table.loc['sound', 'energy_ev'] == pytest.approx(mace_energies(DEMO_MODEL, relaxed)[0], abs=1e-6)
+
+    # Without the distance check, the energy check stops it a few steps later.
+    settings = {**DEFAULTS, **builder.mlp.parameters.get_dict(), 'collapse_factor': 0.0}
+    record = evaluate(squeezed_si_ge(1.3), unwatched.calc, settings)
+    assert record['status'] == 'failed' and 'eV/atom below its start (limit 2.0 eV/atom)' in record['error']
+    assert table.loc['collapsing', 'steps'] < record['steps'] <= 15
 
 
 @pytest.mark.slow

@@ -83,6 +83,43 @@ def max_atomic_force(atoms):
     return float(np.sqrt((forces**2).sum(axis=1)).max()) if len(atoms) else 0.0
 
 
+class DivergedError(RuntimeError):
+    """A relaxation left physics: two atoms collapsed onto each other, or the energy fell without bound."""
+
+
+def divergence_watch(atoms, settings):
+    """Optimiser observer that raises :class:`DivergedError` when two atoms of ``atoms`` come closer than
+    ``settings['collapse_factor']`` × the sum of their covalent radii (ASE's), or when the energy per atom falls
+    more than ``settings['max_energy_drop_ev_atom']`` (eV/atom) below its value at the start."""
+    from ase.data import covalent_radii  # noqa: PLC0415
+    from ase.neighborlist import neighbor_list  # noqa: PLC0415
+
+    factor, drop = settings['collapse_factor'], settings['max_energy_drop_ev_atom']
+    radii = factor * covalent_radii[atoms.numbers]
+    start = atoms.get_potential_energy() / len(atoms)
+
+    def watch():
+        if factor > 0:
+            first, second, distance = neighbor_list('ijd', atoms, radii)
+            if len(distance):
+                k = int(np.argmin(distance))
+                i, j = int(first[k]), int(second[k])
+                raise DivergedError(
+                    f'atoms {i} ({atoms[i].symbol}) and {j} ({atoms[j].symbol}) are {distance[k]:.2f} Å apart, under '
+                    f'{factor} × the sum of their covalent radii ({radii[i] + radii[j]:.2f} Å)'
+                )
+        energy = atoms.get_potential_energy() / len(atoms)
+        if start - energy > drop:
+            raise DivergedError(f'the energy fell {start - energy:.2f} eV/atom below its start (limit {drop} eV/atom)')
+
+    return watch
+
+
+def failure(error, steps=0, status='failed'):
+    """Result record of a structure without an energy: ``status`` and why."""
+    return {'status': status, 'energy': None, 'max_force': None, 'steps': steps, 'converged': False, 'error': error}
+
+
 def evaluate(atoms, calculator, settings):
     """Relax (or single-point) ``atoms`` in place; return the result record."""
     from ase.constraints import FixAtoms  # noqa: PLC0415
@@ -102,26 +139,23 @@ def evaluate(atoms, calculator, settings):
         elif settings['cell'] == 'all':
             target = FrechetCellFilter(atoms)
         optimiser = optimiser_class(settings['optimizer'])(target, logfile=None)
+        optimiser.attach(divergence_watch(atoms, settings), interval=1)
         fmax, criterion = settings['fmax'], settings['fmax']
-        while True:  # the cell filter measures scaled forces: tighten until the atoms' own forces are below fmax
-            converged = bool(optimiser.run(fmax=criterion, steps=settings['max_steps'] - optimiser.nsteps))
-            if not converged or max_atomic_force(atoms) <= fmax or optimiser.nsteps >= settings['max_steps']:
-                break
-            criterion /= 2
+        try:
+            while True:  # the cell filter measures scaled forces: tighten until the atoms' own forces are below fmax
+                converged = bool(optimiser.run(fmax=criterion, steps=settings['max_steps'] - optimiser.nsteps))
+                if not converged or max_atomic_force(atoms) <= fmax or optimiser.nsteps >= settings['max_steps']:
+                    break
+                criterion /= 2
+        except DivergedError as exception:  # final: more steps would only go further
+            return failure(f'diverged at step {optimiser.nsteps}: {exception}', optimiser.nsteps)
         converged = converged and max_atomic_force(atoms) <= fmax
         steps = optimiser.nsteps
     energy = float(atoms.get_potential_energy())
     forces = atoms.get_forces()
     max_force = max_atomic_force(atoms)
     if not (math.isfinite(energy) and np.isfinite(forces).all()):
-        return {
-            'status': 'nan',
-            'energy': None,
-            'max_force': None,
-            'steps': steps,
-            'converged': False,
-            'error': 'non-finite energy or forces',
-        }
+        return failure('non-finite energy or forces', steps, status='nan')
     status = 'ok' if converged else 'unconverged'
     return {
         'status': status,
@@ -158,14 +192,7 @@ def main(path):
             try:
                 record = evaluate(atoms, calculator, settings)
             except Exception as exception:  # one broken structure must not stop the batch
-                record = {
-                    'status': 'failed',
-                    'energy': None,
-                    'max_force': None,
-                    'steps': 0,
-                    'converged': False,
-                    'error': f'{type(exception).__name__}: {exception}',
-                }
+                record = failure(f'{type(exception).__name__}: {exception}')
             record.update(index=index, label=label, time=time.perf_counter() - start)
             if record['status'] in ('ok', 'unconverged'):
                 atoms.info.update(label=label, index=index, energy=record['energy'])
