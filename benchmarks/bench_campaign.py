@@ -9,12 +9,13 @@ is off while it runs, so that every job runs. ::
 
     bin/setup && bin/setup-cluster && bin/setup-services --profile ifacerank-production
     .venv/bin/python benchmarks/bench_campaign.py [--profile ifacerank-production] [--studies 'Si|Ge' ...]
-        [--max-area 30] [--seconds-per-structure 4] [--walltime 600]
+        [--max-area 30] [--seconds-per-structure 4] [--walltime 600] [--poll-interval 10]
 
 ``--studies`` and ``--max-area`` change the campaign's shape: the daemon's cost is mostly per process (about 65
 per study, 36 of them DFT), so fewer, larger studies spread it over more interfaces. ``--seconds-per-structure``
 and ``--walltime`` size the MLP jobs (the study's ``mlp.seconds_per_structure`` and ``max_wallclock_seconds``):
-larger cells take longer per structure.
+larger cells take longer per structure. ``--poll-interval`` is the computer's minimum time between two Slurm
+polls (AiiDA's default 10 s; a real cluster asks for 30 s or more).
 
 Daemon overhead = CPU seconds of the daemon's worker processes over the whole campaign (their start, every work
 chain step, transport, scheduler poll, parse and store of all four studies, DFT included), per interface, against
@@ -76,9 +77,9 @@ SETTINGS = {
 """Study settings shared by the campaign: one layer per side, cells up to 20 Å², three gaps per stacking."""
 
 
-def cluster_computer(profile: str):
+def cluster_computer(profile: str, poll_interval: float):
     """The Slurm computer over SSH of ``bin/setup-cluster`` (made once per profile) with its python and pw.x codes
-    (``python-cluster``, ``pw-cluster``)."""
+    (``python-cluster``, ``pw-cluster``), polled at most every ``poll_interval`` seconds."""
     from aiida import orm  # noqa: PLC0415
     from aiida.common.exceptions import NotExistent  # noqa: PLC0415
 
@@ -89,6 +90,7 @@ def cluster_computer(profile: str):
         orm.load_code('python-cluster@ifacerank-cluster')
     except NotExistent:
         codes_on(computer, 'cluster')
+    computer.set_minimum_job_poll_interval(poll_interval)
     return computer
 
 
@@ -114,6 +116,7 @@ def main():
     parser.add_argument('--max-area', type=float, default=20.0, help='largest interface cell (Å²)')
     parser.add_argument('--seconds-per-structure', type=float, default=4.0, help='sizes the MLP jobs (s)')
     parser.add_argument('--walltime', type=int, default=600, help='walltime of an MLP job (s)')
+    parser.add_argument('--poll-interval', type=float, default=10.0, help='least time between Slurm polls (s)')
     arguments = parser.parse_args()
     profile, pairs = arguments.profile, [name.split('|') for name in arguments.studies]
     settings = copy.deepcopy(SETTINGS)
@@ -130,7 +133,7 @@ def main():
     from benchmarks.bench_study import executable_seconds  # noqa: PLC0415
 
     load_profile(profile)
-    cluster_computer(profile)
+    cluster_computer(profile, arguments.poll_interval)
     install_family()
     group = f'bench/load-{time.strftime("%Y%m%d-%H%M%S")}'
     campaign = {
