@@ -20,6 +20,8 @@ from aiida_ifacerank.data import PotentialModelData, StructureCollectionData, Ta
 from aiida_ifacerank.science.layers import LAYER_KEYS
 
 OPTIMIZERS = ('FIRE', 'BFGS', 'LBFGS')
+THREAD_VARIABLES = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS')
+"""Thread counts of the job's numerical libraries, set to ``threads`` (besides torch's) when it is > 0."""
 
 DEFAULTS = {
     'engine': 'mace',
@@ -30,7 +32,7 @@ DEFAULTS = {
     'cell': 'normal',
     'frozen_layers_ang': 0.0,
     'collapse_factor': 0.5,
-    'max_energy_drop_ev_atom': 2.0,
+    'max_energy_drop_ev_atom': 5.0,
     'device': 'cpu',
     'dtype': None,
     'threads': 0,
@@ -44,7 +46,7 @@ nothing); a relaxation has diverged, and its structure fails for good, when two 
 than ``collapse_factor`` × the sum of their covalent radii (0 checks nothing) or the energy per atom falls
 more than ``max_energy_drop_ev_atom`` (eV/atom) below its start; ``dtype`` None is the engine's own (MACE
 float64, which relaxations need; SevenNet and CHGNet float32, the only precision they run in); ``threads``
-0 leaves torch's default."""
+> 0 sets torch's threads and :data:`THREAD_VARIABLES` in the job, 0 leaves the defaults (every core)."""
 
 
 def check_settings(settings: dict) -> str | None:
@@ -189,4 +191,8 @@ class MlpCalculation(CalcJob):
         codeinfo.stderr_name = 'driver.err'
         calcinfo.codes_info = [codeinfo]
         calcinfo.retrieve_list = ['results.jsonl', 'results.extxyz', 'model_error.txt', 'driver.out', 'driver.err']
+        if int(settings['threads']) > 0:  # numpy's BLAS and OpenMP too: unbounded, they spin against other jobs
+            calcinfo.prepend_text = 'export ' + ' '.join(
+                f'{name}={int(settings["threads"])}' for name in THREAD_VARIABLES
+            )
         return calcinfo

@@ -198,6 +198,19 @@ def test_job_without_results_names_the_schedulers_reason(aiida_localhost, stderr
     assert calcfunction.exit_message.endswith(reason), calcfunction.exit_message
 
 
+def test_threads_bound_the_numerical_libraries_of_the_job(python_code, random_model_file, mace_energies):
+    cells = si_ge_cells(1)
+    outputs, node = run_batch(python_code, random_model_file, cells, task='single_point', threads=1)
+    assert node.is_finished_ok, node.exit_message
+    script = node.base.repository.get_object_content('_aiidasubmit.sh')
+    assert 'export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1' in script
+    assert outputs['results'].get_dataframe()['energy_ev'][0] == pytest.approx(
+        mace_energies(random_model_file, cells)[0], abs=1e-6
+    )
+    _, default = run_batch(python_code, random_model_file, cells, task='single_point')
+    assert 'NUM_THREADS' not in default.base.repository.get_object_content('_aiidasubmit.sh')
+
+
 def test_bad_settings_are_refused_before_submission(python_code, random_model_file):
     with pytest.raises(ValueError, match='optimizer must be one of'):
         run_batch(python_code, random_model_file, si_ge_cells(1), optimizer='SD')
