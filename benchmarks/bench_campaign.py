@@ -3,7 +3,7 @@
 interface against the MLP compute time.
 
 The campaign is submitted as a user does (``aiida-ifacerank campaign submit FILE --watch``). Every candidate is
-relaxed with the project's own MACE (examples/demo, 16 channels: a fast MLP, so the overhead is measured against
+relaxed with the project's own MACE (examples/demo, 32 channels: a fast MLP, so the overhead is measured against
 little compute); each study relaxes its smallest candidate and the bulk references with pw.x (25/100 Ry). Caching
 is off while it runs, so that every job runs. ::
 
