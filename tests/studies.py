@@ -17,6 +17,7 @@ from aiida.orm import CalcJobNode, Computer, InstalledCode, QueryBuilder, Struct
 from pymatgen.core import Structure
 
 from aiida_ifacerank.data import PotentialModelData
+from aiida_ifacerank.tools.daemon import alive, start_daemon
 from aiida_ifacerank.workflows.study import StudyWorkChain
 
 LOW_CUTOFFS = {'qe': {'overrides': {'base_relax': {'pw': {'parameters': {'SYSTEM': {'ecutwfc': 25, 'ecutrho': 100}}}}}}}
@@ -80,10 +81,10 @@ def kill_daemon(client):
         pids.append(int(broker.probe_service_status()['pid']))
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
-    if isinstance(broker, ZeromqBroker):
-        # the dead broker's address file: a worker started with the new broker could read it before the new broker
-        # writes its own, and wait on a dead socket for good (aiida-core 2.9); without it, the worker waits for it
-        (broker._service_dir / 'broker.sockets').unlink()
+    deadline = time.time() + 10
+    while any(alive(pid) for pid in pids):
+        assert time.time() < deadline, 'a killed daemon process still runs after 10 s'
+        time.sleep(0.05)
 
 
 def unsettled_jobs() -> int:
@@ -98,10 +99,11 @@ def unsettled_jobs() -> int:
     return QueryBuilder().append(CalcJobNode, filters={**active, **states}).count()
 
 
-def start_killed_daemon(client):
-    """Start the daemon that :func:`kill_daemon` killed; on ZeroMQ, connect this process to the daemon's new broker,
-    which listens at a new address."""
-    client.start_daemon()
+def start_killed_daemon():
+    """Start the daemon that :func:`kill_daemon` killed as ``bin/demo`` does (on ZeroMQ the dead broker's address
+    file goes first, and the start waits for a worker to subscribe), and connect this process to the daemon's new
+    broker, which listens at a new address."""
+    assert 'removed' in start_daemon() or not isinstance(get_manager().get_broker(), ZeromqBroker)
     manager = get_manager()
     if isinstance(manager.get_broker(), ZeromqBroker):
         manager.reset_broker()

@@ -172,7 +172,7 @@ def test_campaign_loses_and_repeats_nothing_when_the_daemon_is_killed(
     else:  # RabbitMQ keeps what is submitted for the next worker; the first study still holds the one slot
         assert result.exit_code == 0 and '1 active, 1 to submit' in result.output, result.output
     assert len(studies_in(label)) == 1
-    start_killed_daemon(started_daemon_client)
+    start_killed_daemon()
 
     deadline = time.time() + 1500
     while True:  # what ``campaign submit --watch`` does

@@ -146,7 +146,7 @@ def test_si_ge_study_four_modes_failure_cache_and_sigkill(
         time.sleep(2)
     kill_daemon(started_daemon_client)
     time.sleep(5)
-    start_killed_daemon(started_daemon_client)
+    start_killed_daemon()
     wait(study)
     first_wall = time.perf_counter() - started
     assert not any(
