@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pandas as pd
+import pymatgen.core
 from aiida.engine import calcfunction
 from aiida.orm import Dict, Group, StructureData
 
@@ -52,6 +53,7 @@ def generate_interfaces(lower: StructureData, upper: StructureData, parameters: 
     outputs['matches'] = TableData(pd.DataFrame(result.matches))
     names = {'lower': lower.get_formula(mode='hill_compact'), 'upper': upper.get_formula(mode='hill_compact')}
     report = {'counts': result.counts, 'dropped': result.dropped, 'backend': 'pymatgen', **names}
+    report['pymatgen_version'] = pymatgen.core.__version__  # the candidates it finds change between versions
     outputs['report'] = Dict(report)
     return outputs
 

@@ -1,5 +1,6 @@
 """``ifacerank.generate`` in a real profile: stored candidates, group, queryable metadata, clear input errors."""
 
+import pymatgen.core
 import pytest
 from aiida.orm import Group, QueryBuilder, StructureData
 from pymatgen.core import Lattice, Structure
@@ -26,6 +27,7 @@ def test_generation_stores_queryable_candidates_in_a_group(bulk_nodes):
         lower.get_pymatgen_structure(), upper.get_pymatgen_structure(), GenerationParameters(max_area=30)
     )
     assert outputs['report']['counts'] == expected.counts
+    assert outputs['report']['pymatgen_version'] == pymatgen.core.__version__
     candidates = [value for key, value in outputs.items() if key.startswith('candidate_')]
     assert len(candidates) == expected.counts['candidates'] == Group.collection.get(label='test/si-ge').count()
     # the documented query: Si|Ge (001)|(001) candidates with von Mises strain below 3 %
