@@ -287,6 +287,11 @@ class DftWorkChain(ProtocolMixin, WorkChain):
         if unknown:
             raise ValueError(f'unknown override key(s) {unknown}: use {sorted(PROTOCOL_KEYS)}.')
         inputs = cls.get_protocol_inputs(protocol, copy.deepcopy(overrides))
+        if 'kpoints_distance' in inputs.get('qe', {}).get('overrides', {}).get('base_relax', {}):
+            raise ValueError(
+                'qe.overrides.base_relax.kpoints_distance is not used: give the k-point spacing as '
+                'kpoints_distance_inv_ang (1/Å, 2π included), which also decides the Gamma-only runs.'
+            )
         options = recursive_merge({'max_wallclock_seconds': inputs['max_wallclock_seconds']}, options or {})
         use_gamma = settings.gamma_only(structure.cell, inputs['kpoints_distance_inv_ang'])
         builder = cls.get_builder()
@@ -308,11 +313,7 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             parameters['CELL'] = {'press_conv_thr': pressure}
         if inputs['dipole_correction']:
             parameters = recursive_merge(parameters, settings.qe_dipole_parameters())
-        base = {
-            'pseudo_family': qe['pseudo_family'],
-            'kpoints_distance': inputs['kpoints_distance_inv_ang'],
-            'pw': {'parameters': parameters},
-        }
+        base = {'pseudo_family': qe['pseudo_family'], 'pw': {'parameters': parameters}}
         relax_type = {'fixed': RelaxType.POSITIONS, 'normal': RelaxType.POSITIONS_CELL, 'all': RelaxType.POSITIONS_CELL}
         builder = PwRelaxWorkChain.get_builder_from_protocol(
             code,
@@ -328,11 +329,11 @@ class DftWorkChain(ProtocolMixin, WorkChain):
             base_relax.pw.parameters = orm.Dict(
                 recursive_merge(base_relax.pw.parameters.get_dict(), settings.qe_normal_cell_parameters())
             )
+        kpoints = orm.KpointsData()  # the mesh here, not in a calcfunction of PwBaseWorkChain: one process less
+        kpoints.set_kpoints_mesh(settings.kpoint_mesh(structure.cell, inputs['kpoints_distance_inv_ang']))
+        base_relax.kpoints = kpoints
+        del base_relax['kpoints_distance']
         if use_gamma:
-            kpoints = orm.KpointsData()
-            kpoints.set_kpoints_mesh([1, 1, 1])
-            base_relax.kpoints = kpoints
-            del base_relax['kpoints_distance']
             pw_settings = base_relax.pw.settings.get_dict() if 'settings' in base_relax.pw else {}
             base_relax.pw.settings = orm.Dict({**pw_settings, 'gamma_only': True})
         builder.meta_convergence = orm.Bool(qe['meta_convergence'] and task == 'relax' and cell != 'fixed')

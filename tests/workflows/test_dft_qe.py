@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 from aiida.engine import run_get_node
-from aiida.orm import Dict, InstalledCode, StructureData
+from aiida.orm import Bool, Dict, Float, InstalledCode, StructureData
 from aiida.plugins import CalculationFactory
 from ase.build import bulk
 from qe_tools import CONSTANTS
@@ -99,6 +99,7 @@ def test_interface_and_bulk_relax_through_the_daemon(pw_code, pseudo_family, sub
     fmax = DftWorkChain.get_protocol_inputs('fast')['fmax_ev_ang']
     assert summary['max_force_ev_ang'] <= fmax and summary['jobs'] == len(jobs)
     assert jobs[-1].inputs.kpoints.get_kpoints_mesh()[0] == [2, 2, 1]
+    assert not [n for n in relax.called_descendants if n.process_label == 'create_kpoints_from_distance']
     assert jobs[-1].inputs.parameters['CELL']['cell_dofree'] == 'z'
     relaxed = relax.outputs.structure
     np.testing.assert_allclose(np.array(relaxed.cell)[:2], np.array(structure.cell)[:2], atol=1e-6)
@@ -174,10 +175,34 @@ def test_bulk_references_share_the_interface_settings(pw_code, pseudo_family):
         assert parameters['CELL']['press_conv_thr'] == pytest.approx(expected)
 
 
+def test_kpoint_mesh_is_aiida_quantumespressos_for_the_spacing(pw_code, pseudo_family):
+    """The mesh is set on the inputs, as aiida-quantumespresso's calcfunction would make it from the spacing (which
+    PwBaseWorkChain no longer runs: one process less per DFT run)."""
+    from aiida_quantumespresso.calculations.functions.create_kpoints_from_distance import (  # noqa: PLC0415
+        create_kpoints_from_distance,
+    )
+
+    meshes = set()
+    for structure, cell in ((si_ge_cell(), 'normal'), (bulk_si(), 'all')):
+        for spacing in (0.15, 0.3, 0.5):
+            inputs = builder(pw_code, structure, cell=cell, kpoints_distance_inv_ang=spacing)
+            expected = create_kpoints_from_distance(
+                structure, Float(spacing), Bool(False), metadata={'store_provenance': False}
+            )
+            mesh = inputs.qe.base_relax.kpoints.get_kpoints_mesh()
+            assert mesh == expected.get_kpoints_mesh() and 'kpoints_distance' not in inputs.qe.base_relax
+            meshes.add(tuple(mesh[0]))
+    assert len(meshes) == 6  # six distinct meshes: the comparison is not between two 1x1x1
+
+
 @pytest.mark.parametrize(
     ('change', 'message'),
     [
         ({'engine': 'castep'}, 'engine must be one of'),
+        (
+            {'overrides': {'qe': {'overrides': {'base_relax': {'kpoints_distance': 0.2}}}}},
+            'kpoints_distance is not used: give the k-point spacing as kpoints_distance_inv_ang',
+        ),
         ({'cell': 'xy'}, 'cell must be one of'),
         ({'task': 'scf'}, 'task must be one of'),
         ({'overrides': {'fmax': 0.1}}, "unknown override key\\(s\\) \\['fmax'\\]"),
