@@ -11,8 +11,8 @@ is off while it runs, so that every job runs. ::
     .venv/bin/python benchmarks/bench_campaign.py [--profile ifacerank-production] [--studies 'Si|Ge' ...]
         [--max-area 30] [--seconds-per-structure 4] [--walltime 600] [--poll-interval 10]
 
-``--studies`` and ``--max-area`` change the campaign's shape: the daemon's cost is mostly per process (about 65
-per study, 36 of them DFT), so fewer, larger studies spread it over more interfaces. ``--seconds-per-structure``
+``--studies`` and ``--max-area`` change the campaign's shape: the daemon's cost is mostly per process (about 64
+per study, 30 of them DFT), so fewer, larger studies spread it over more interfaces. ``--seconds-per-structure``
 and ``--walltime`` size the MLP jobs (the study's ``mlp.seconds_per_structure`` and ``max_wallclock_seconds``):
 larger cells take longer per structure. ``--poll-interval`` is the computer's minimum time between two Slurm
 polls (AiiDA's default 10 s; a real cluster asks for 30 s or more).
