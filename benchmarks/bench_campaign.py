@@ -9,10 +9,11 @@ is off while it runs, so that every job runs. ::
 
     bin/setup && bin/setup-cluster && bin/setup-services --profile ifacerank-production
     .venv/bin/python benchmarks/bench_campaign.py [--profile ifacerank-production] [--studies 'Si|Ge' ...]
-        [--max-area 30] [--seconds-per-structure 4] [--walltime 600] [--poll-interval 10]
+        [--max-area 30] [--thickness 1] [--seconds-per-structure 4] [--walltime 600] [--poll-interval 10]
 
-``--studies`` and ``--max-area`` change the campaign's shape: the daemon's cost is mostly per process (about 64
-per study, 30 of them DFT), so fewer, larger studies spread it over more interfaces. ``--seconds-per-structure``
+``--studies``, ``--max-area`` and ``--thickness`` (layers per slab) change the campaign's shape: the daemon's
+cost is mostly per process (about 64 per study, 30 of them DFT), so fewer, larger studies spread it over more
+interfaces. ``--seconds-per-structure``
 and ``--walltime`` size the MLP jobs (the study's ``mlp.seconds_per_structure`` and ``max_wallclock_seconds``):
 larger cells take longer per structure. ``--poll-interval`` is the computer's minimum time between two Slurm
 polls (AiiDA's default 10 s; a real cluster asks for 30 s or more).
@@ -114,6 +115,7 @@ def main():
         '--studies', nargs='+', default=[f'{lower}|{upper}' for lower, upper in STUDIES], help='e.g. "Si|Ge" "Ge|Ge"'
     )
     parser.add_argument('--max-area', type=float, default=20.0, help='largest interface cell (Å²)')
+    parser.add_argument('--thickness', type=int, default=1, help='layers of each slab')
     parser.add_argument('--seconds-per-structure', type=float, default=4.0, help='sizes the MLP jobs (s)')
     parser.add_argument('--walltime', type=int, default=600, help='walltime of an MLP job (s)')
     parser.add_argument('--poll-interval', type=float, default=10.0, help='least time between Slurm polls (s)')
@@ -121,6 +123,7 @@ def main():
     profile, pairs = arguments.profile, [name.split('|') for name in arguments.studies]
     settings = copy.deepcopy(SETTINGS)
     settings['overrides']['generation']['max_area'] = arguments.max_area
+    settings['overrides']['generation']['thickness'] = [arguments.thickness] * 2
     mlp = settings['overrides']['mlp']
     mlp['seconds_per_structure'] = arguments.seconds_per_structure
     mlp['options']['max_wallclock_seconds'] = arguments.walltime
